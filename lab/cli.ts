@@ -1,0 +1,57 @@
+// `lab up|down|status|demo [--name NAME]`: the local test host.
+import { labDown, labStatus, labUp } from './lab';
+import { negotiatedTls } from './summary';
+
+const USAGE = `usage: lab <up|down|status|demo> [--name NAME] [--no-provision]
+  up      build (cached) and boot the test host, provision it, write outputs.json
+  demo    up, then print the address, the TLS the app principal negotiates, the outputs path
+  down    stop the host and remove its container, mounts and network namespace
+  status  show what is running`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let name = 'main';
+  let provision = true;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--name' && rest[i + 1]) name = rest[++i];
+    else if (rest[i] === '--no-provision') provision = false;
+    else { console.error(`unknown argument ${rest[i]}\n${USAGE}`); return 2; }
+  }
+  switch (command) {
+    case 'up':
+    case 'demo': {
+      const started = Date.now();
+      const { ctx, outcomes } = await labUp(name, { provision });
+      const changed = outcomes.filter((o) => o.result === 'changed').map((o) => o.id);
+      console.log(`lab ${name} is up in ${((Date.now() - started) / 1000).toFixed(0)}s; ${outcomes.length} steps, changed: ${changed.join(', ') || 'none'}`);
+      if (command === 'demo' && provision) {
+        const tls = await negotiatedTls(ctx.outputsPath, 'app');
+        console.log([
+          '',
+          `  MySQL         ${ctx.inst.guestAddress}:3306 (${ctx.inst.serverName}), server ${tls.serverVersion}`,
+          `  app principal ${tls.user} negotiated ${tls.tlsVersion} with ${tls.cipher} (mutual TLS)`,
+          `  outputs       ${ctx.outputsPath}`,
+          `  ssh           ssh -i ${ctx.target.privateKeyPath} ${ctx.target.user}@${ctx.target.host}`,
+          `  stop it with  npx tsx lab/cli.ts down${name === 'main' ? '' : ` --name ${name}`}`,
+        ].join('\n'));
+      }
+      return 0;
+    }
+    case 'down':
+      await labDown(name);
+      return 0;
+    case 'status': {
+      const s = labStatus(name);
+      console.log(JSON.stringify(s, null, 2));
+      return 0;
+    }
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
+  console.error(`lab: ${e.message}`);
+  process.exitCode = 1;
+});
