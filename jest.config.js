@@ -1,6 +1,6 @@
 // Three projects: pure unit tests, Pulumi program tests (runtime mocks, since no
 // engine or GCP exists here) and lab tests against the real MySQL test host.
-const tsJest = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const tsJest = { '^.+\\.ts$': ['ts-jest', {}] };
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -24,7 +24,7 @@ module.exports = {
       testMatch: ['<rootDir>/tests/lab/**/*.test.ts'],
       globalSetup: '<rootDir>/tests/lab/globalSetup.ts',
       globalTeardown: '<rootDir>/tests/lab/globalTeardown.ts',
-      testTimeout: 300000,
+      setupFilesAfterEnv: ['<rootDir>/tests/lab/support/timeout.ts'],
     },
   ],
 };

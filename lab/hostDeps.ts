@@ -1,7 +1,7 @@
 // Host packages the lab needs; installed with apt only when missing.
 import { log, run } from './exec';
 
-export const HOST_PACKAGES = ['debootstrap', 'systemd-container', 'iproute2', 'openssl', 'softhsm2', 'procps', 'util-linux', 'coreutils'];
+export const HOST_PACKAGES = ['debootstrap', 'systemd-container', 'iproute2', 'openssl', 'openssh-client', 'softhsm2', 'procps', 'util-linux', 'coreutils'];
 
 function installed(pkg: string): boolean {
   const r = run(['dpkg-query', '-W', '-f=${db:Status-Status}', pkg], { allowFail: true });

@@ -1,0 +1,168 @@
+// The canonical, versioned, typed, length-prefixed serialisation of audit events
+// (docs/audit-log-format.md). The SQL triggers (sql/audit.ts) produce exactly these
+// bytes; this module re-encodes, decodes and hashes them for the verifier.
+import { createHash } from 'node:crypto';
+
+export const EVENT_FORMAT_VERSION = 1;
+export const EVENT_MAGIC = Buffer.from('ZTEV', 'ascii');
+export const CHECKPOINT_MAGIC = Buffer.from('ZTCP', 'ascii');
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+/** Type tags of a field. */
+export const FieldType = {
+  NULL: 0x00,
+  TEXT: 0x01,
+  BYTES: 0x02,
+  INT: 0x03,
+  DECIMAL: 0x04,
+  DATETIME: 0x05,
+  UUID: 0x06,
+  DIGEST: 0x07,
+} as const;
+export type FieldTypeCode = (typeof FieldType)[keyof typeof FieldType];
+const TYPE_NAMES = new Map<number, string>(Object.entries(FieldType).map(([k, v]) => [v, k]));
+
+export interface Field {
+  readonly type: FieldTypeCode;
+  /** Raw bytes (empty for NULL). */
+  readonly bytes: Buffer;
+}
+
+export const u32be = (n: number): Buffer => {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`u32 out of range: ${n}`);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
+export const u64be = (n: bigint | number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+};
+
+/** type(1) || u32be(length) || bytes. */
+export function encodeField(f: Field): Buffer {
+  if (f.type === FieldType.NULL && f.bytes.length) throw new Error('NULL field with content');
+  return Buffer.concat([Buffer.from([f.type]), u32be(f.bytes.length), f.bytes]);
+}
+
+export const nullField = (): Field => ({ type: FieldType.NULL, bytes: Buffer.alloc(0) });
+export const textField = (s: string | null | undefined): Field =>
+  (s === null || s === undefined ? nullField() : { type: FieldType.TEXT, bytes: Buffer.from(s, 'utf8') });
+export const bytesField = (b: Buffer | null | undefined): Field =>
+  (b === null || b === undefined ? nullField() : { type: FieldType.BYTES, bytes: b });
+export const uuidField = (b: Buffer | null | undefined): Field =>
+  (b === null || b === undefined ? nullField() : { type: FieldType.UUID, bytes: b });
+export const datetimeField = (s: string): Field => ({ type: FieldType.DATETIME, bytes: Buffer.from(s, 'ascii') });
+
+/** Decodes a concatenation of fields; throws on any trailing or truncated bytes. */
+export function decodeFields(buf: Buffer): Field[] {
+  const out: Field[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    if (off + 5 > buf.length) throw new Error(`truncated field header at offset ${off}`);
+    const type = buf[off] as number;
+    if (!TYPE_NAMES.has(type)) throw new Error(`unknown field type 0x${type.toString(16)} at offset ${off}`);
+    const len = buf.readUInt32BE(off + 1);
+    if (off + 5 + len > buf.length) throw new Error(`field at offset ${off} overruns the buffer`);
+    if (type === FieldType.NULL && len !== 0) throw new Error(`NULL field with length ${len}`);
+    out.push({ type: type as FieldTypeCode, bytes: buf.subarray(off + 5, off + 5 + len) });
+    off += 5 + len;
+  }
+  return out;
+}
+
+/** A row image: (name TEXT, value typed) pairs in the table spec's column order. */
+export interface ImageEntry {
+  readonly column: string;
+  readonly type: string;
+  /** Display form: text for TEXT/INT/DECIMAL/DATETIME, hex for BYTES/UUID/DIGEST, null for NULL. */
+  readonly value: string | null;
+}
+
+export function decodeImage(buf: Buffer): ImageEntry[] {
+  const fields = decodeFields(buf);
+  if (fields.length % 2) throw new Error('row image has an odd number of fields');
+  const out: ImageEntry[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as Field;
+    const value = fields[i + 1] as Field;
+    if (name.type !== FieldType.TEXT) throw new Error('row image column name is not TEXT');
+    const binary = value.type === FieldType.BYTES || value.type === FieldType.UUID || value.type === FieldType.DIGEST;
+    out.push({
+      column: name.bytes.toString('utf8'),
+      type: TYPE_NAMES.get(value.type) as string,
+      value: value.type === FieldType.NULL ? null : binary ? value.bytes.toString('hex') : value.bytes.toString('utf8'),
+    });
+  }
+  return out;
+}
+
+/** The stored columns of one audit_events row that enter its leaf. */
+export interface EventRow {
+  readonly formatVersion: number;
+  readonly tableName: string;
+  readonly action: string;
+  readonly pkImage: Buffer;
+  readonly tenantId: Buffer | null;
+  readonly actor: string;
+  /** 'YYYY-MM-DD HH:MM:SS.ffffff' exactly as stored (DATETIME(6)). */
+  readonly eventTime: string;
+  readonly incarnation: string;
+  readonly beforeImage: Buffer | null;
+  readonly afterImage: Buffer | null;
+  readonly detail: string | null;
+}
+
+/** leaf_data: "ZTEV" || version(1) || ten fields in fixed order. */
+export function leafData(e: EventRow): Buffer {
+  if (e.formatVersion !== EVENT_FORMAT_VERSION) throw new Error(`unsupported event format version ${e.formatVersion}`);
+  return Buffer.concat([
+    EVENT_MAGIC,
+    Buffer.from([e.formatVersion]),
+    ...[
+      textField(e.tableName),
+      textField(e.action),
+      bytesField(e.pkImage),
+      uuidField(e.tenantId),
+      textField(e.actor),
+      datetimeField(e.eventTime),
+      textField(e.incarnation),
+      bytesField(e.beforeImage),
+      bytesField(e.afterImage),
+      textField(e.detail),
+    ].map(encodeField),
+  ]);
+}
+
+export const sha256 = (...parts: Buffer[]): Buffer => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** RFC 6962 leaf hash of the event. */
+export function eventLeafHash(e: EventRow): Buffer {
+  return sha256(Buffer.from([0x00]), leafData(e));
+}
+
+export interface CheckpointRow {
+  readonly treeSize: bigint;
+  readonly root: Buffer;
+  readonly prevCheckpointHash: Buffer;
+  readonly checkpointHash: Buffer;
+  /** 'YYYY-MM-DD HH:MM:SS.ffffff' exactly as stored. */
+  readonly sealedAt: string;
+  readonly incarnation: string;
+}
+
+export const GENESIS_PREV = Buffer.alloc(32);
+
+/** checkpoint_hash = SHA-256("ZTCP" || 0x01 || u64be(size) || root || prev || DATETIME(sealed_at) || TEXT(incarnation)). */
+export function checkpointHash(c: Omit<CheckpointRow, 'checkpointHash'>): Buffer {
+  return sha256(
+    CHECKPOINT_MAGIC, Buffer.from([CHECKPOINT_FORMAT_VERSION]), u64be(c.treeSize), c.root, c.prevCheckpointHash,
+    encodeField(datetimeField(c.sealedAt)), encodeField(textField(c.incarnation)),
+  );
+}
