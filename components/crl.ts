@@ -199,8 +199,8 @@ export function signP384Deterministic(message: Buffer, privateKeyPem: string): B
   const e = toInt(h1); // qlen == hlen == 384: bits2int is the plain integer
   const x = bigToBytes(d, 48);
   const h1o = bigToBytes(mod(e, N), 48);
-  let V = Buffer.alloc(48, 0x01);
-  let K = Buffer.alloc(48, 0x00);
+  let V: Buffer = Buffer.alloc(48, 0x01);
+  let K: Buffer = Buffer.alloc(48, 0x00);
   K = hmac(K, V, Buffer.from([0]), x, h1o);
   V = hmac(K, V);
   K = hmac(K, V, Buffer.from([1]), x, h1o);

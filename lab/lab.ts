@@ -122,6 +122,7 @@ export async function labUp(name = 'main', opts: UpOptions = {}): Promise<UpResu
   const rootfs = ensureRootfs();
   mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
   const key = ensureDeployKey(join(inst.dir, 'ssh'));
+  claimInstance(inst);
   say(`lab ${name}: network namespace ${inst.netns}, host ${inst.guestAddress}`);
   createNetwork(inst);
   mountOverlay(inst, rootfs);
@@ -164,6 +165,28 @@ export function writeOutputs(ctx: LabContext): DeploymentOutputs {
   return outputs;
 }
 
+// Network namespaces and addresses are machine-wide, instance directories are per
+// checkout: a claim in /run records which checkout owns a running instance name.
+const CLAIM_DIR = '/run/ztmysql';
+const claimFile = (inst: LabInstance): string => join(CLAIM_DIR, `${inst.name}.owner`);
+
+function claimInstance(inst: LabInstance): void {
+  mkdirSync(CLAIM_DIR, { recursive: true, mode: 0o700 });
+  const file = claimFile(inst);
+  if (existsSync(file)) {
+    const owner = readFileSync(file, 'utf8').trim();
+    if (owner !== inst.dir && netnsExists(inst)) {
+      throw new Error(`lab instance "${inst.name}" is already up from ${owner}; run "lab down --name ${inst.name}" there first, or pick another --name`);
+    }
+  }
+  writeFileSync(file, `${inst.dir}\n`);
+}
+
+function releaseInstance(inst: LabInstance): void {
+  const file = claimFile(inst);
+  if (existsSync(file) && readFileSync(file, 'utf8').trim() === inst.dir) rmSync(file, { force: true });
+}
+
 /** nspawn processes still running on this instance's tree (even if the pid file is lost). */
 function strayNspawns(inst: LabInstance): number[] {
   const root = containerPaths(inst).root;
@@ -182,6 +205,10 @@ function strayNspawns(inst: LabInstance): number[] {
 export async function labDown(name = 'main', opts: { quiet?: boolean } = {}): Promise<void> {
   requireRoot();
   const inst = labInstance(name);
+  const file = claimFile(inst);
+  if (existsSync(file) && readFileSync(file, 'utf8').trim() !== inst.dir && netnsExists(inst)) {
+    throw new Error(`lab instance "${inst.name}" belongs to ${readFileSync(file, 'utf8').trim()}; run "lab down" from there`);
+  }
   await stopContainer(inst);
   for (const pid of strayNspawns(inst)) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
@@ -191,6 +218,7 @@ export async function labDown(name = 'main', opts: { quiet?: boolean } = {}): Pr
   removeNetwork(inst);
   rmSync(containerPaths(inst).overlay, { recursive: true, force: true });
   rmSync(join(inst.dir, 'outputs.json'), { force: true });
+  releaseInstance(inst);
   if (!opts.quiet) log(`lab ${name}: down (no container, mount or namespace left)`);
 }
 
