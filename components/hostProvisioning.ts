@@ -69,6 +69,11 @@ export interface HostProvisioningArgs {
   readonly inputs: Readonly<Record<string, pulumi.Input<string>>>;
   /** Optional command run before the first step (e.g. waiting for the boot script). Holds no secret. */
   readonly preflightCommand?: string;
+  /**
+   * Resources the first command waits for (the VM, its OS Login key and login grants).
+   * Passed explicitly: a component's own dependsOn does not order its children.
+   */
+  readonly waitFor?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class HostProvisioning extends pulumi.ComponentResource {
@@ -94,12 +99,13 @@ export class HostProvisioning extends pulumi.ComponentResource {
       perDialTimeout: c.perDialTimeout ?? 20,
     };
 
+    const first = args.waitFor ?? [];
     let previous: pulumi.Resource | undefined;
     if (args.preflightCommand) {
       this.preflight = new command.remote.Command(`${name}-preflight`, {
         connection, create: args.preflightCommand, logging: 'stdoutAndStderr', addPreviousOutputInEnv: false,
         triggers: [args.preflightCommand],
-      }, { parent: this });
+      }, { parent: this, dependsOn: first });
       previous = this.preflight;
     }
 
@@ -122,7 +128,7 @@ export class HostProvisioning extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
       }, {
         parent: this,
-        dependsOn: previous ? [previous] : [],
+        dependsOn: previous ? [previous] : first,
         additionalSecretOutputs: secret ? ['stdout', 'stderr'] : [],
         customTimeouts: { create: '20m', update: '20m' },
       });

@@ -49,6 +49,9 @@ export class Kms extends pulumi.ComponentResource {
   readonly dataKey: gcp.kms.CryptoKey;
   readonly infraKey: gcp.kms.CryptoKey;
   readonly mlKemKey?: gcp.kms.CryptoKey;
+  /** The IAM bindings; CMEK users must be created after infraKeyBinding. */
+  readonly dataKeyBinding: gcp.kms.CryptoKeyIAMBinding;
+  readonly infraKeyBinding: gcp.kms.CryptoKeyIAMBinding;
   /** Full resource name of the data key (projects/.../cryptoKeys/...), for the client SDK. */
   readonly dataKeyName: pulumi.Output<string>;
   /** Full resource name of the infra key, for kmsKeySelfLink and bucket default encryption. */
@@ -77,10 +80,10 @@ export class Kms extends pulumi.ComponentResource {
     this.dataKey = symmetric('data', 'ztmysql-data');
     this.infraKey = symmetric('infra', 'ztmysql-infra');
 
-    new gcp.kms.CryptoKeyIAMBinding(`${name}-data-users`, {
+    this.dataKeyBinding = new gcp.kms.CryptoKeyIAMBinding(`${name}-data-users`, {
       cryptoKeyId: this.dataKey.id, role: ENCRYPTER_DECRYPTER, members: args.dataKeyUsers,
     }, { parent: this });
-    new gcp.kms.CryptoKeyIAMBinding(`${name}-infra-users`, {
+    this.infraKeyBinding = new gcp.kms.CryptoKeyIAMBinding(`${name}-infra-users`, {
       cryptoKeyId: this.infraKey.id, role: ENCRYPTER_DECRYPTER, members: args.infraKeyUsers,
     }, { parent: this });
 

@@ -139,6 +139,8 @@ export interface MysqlHostArgs {
   readonly bootDiskGb?: number;
   /** Full name of the KMS key that encrypts the boot disk (CMEK). Required. */
   readonly diskKmsKeyName: pulumi.Input<string>;
+  /** Resources the VM must wait for (the grant that lets the Compute agent use the disk key). */
+  readonly kmsReady?: pulumi.Resource[];
   /** AMD SEV Confidential VM (needs an n2d/c2d/c3d machine type). */
   readonly confidentialCompute?: boolean;
   /** Unsafe: an ephemeral external address on the VM. Off unless asked for by this name. */
@@ -241,7 +243,7 @@ export class MysqlHost extends pulumi.ComponentResource {
       canIpForward: false,
       deletionProtection: args.deletionProtection === true,
       allowStoppingForUpdate: true,
-    }, { ...child, dependsOn: roleGrants });
+    }, { ...child, dependsOn: [...roleGrants, ...(args.kmsReady ?? [])] });
 
     // OS Login: the deploy identity's key, and the right to log in with sudo on this VM only.
     const deployMember = pulumi.interpolate`serviceAccount:${args.deployServiceAccount}`;

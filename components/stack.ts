@@ -96,8 +96,8 @@ export function deployStack(raw: RawStackConfig, stack = pulumi.getStack()): Sta
   const archive = new WormArchive('anchors', {
     project: cfg.project, projectId: cfg.project, location: cfg.region, bucketName: names.bucket,
     retentionDays: cfg.retentionDays, retentionLocked: cfg.retentionLocked,
-    kmsKeyName: cfg.archiveCmek ? kms.infraKeyName : undefined, labels,
-  }, { dependsOn: [kms] });
+    kmsKeyName: cfg.archiveCmek ? kms.infraKeyName : undefined, kmsReady: [kms.infraKeyBinding], labels,
+  });
 
   const deployKey = new tls.PrivateKey('deploy-ssh-key', { algorithm: 'ED25519' });
   const host = new MysqlHost('db', {
@@ -108,7 +108,8 @@ export function deployStack(raw: RawStackConfig, stack = pulumi.getStack()): Sta
     confidentialCompute: cfg.confidentialCompute, allowExternalIp: cfg.allowExternalIp,
     deletionProtection: cfg.deletionProtection,
     deployServiceAccount: cfg.deployServiceAccount, deployPublicKey: deployKey.publicKeyOpenssh, labels,
-  }, { dependsOn: [kms] });
+    kmsReady: [kms.infraKeyBinding],
+  });
 
   const principalNames = cfg.principals.map((p) => p.name);
   const pki = new Pki('pki', {
@@ -125,7 +126,7 @@ export function deployStack(raw: RawStackConfig, stack = pulumi.getStack()): Sta
     ? pulumi.output(cfg.hostKey)
     : new PublishedHostKey('host-key', {
       project: cfg.project, zone: cfg.zone, instanceName: host.instanceName, instanceId: host.instance.instanceId,
-    }, { dependsOn: [host.instance] }).hostKey;
+    }).hostKey;
 
   const inputs: Record<string, pulumi.Input<string>> = {
     [PKI_INPUTS.caCert]: pki.caCertPem,
@@ -140,7 +141,8 @@ export function deployStack(raw: RawStackConfig, stack = pulumi.getStack()): Sta
     connection: { host: host.privateIp, user: cfg.deployPosixUser, privateKey: deployKey.privateKeyOpenssh, hostKey },
     inputs,
     preflightCommand: renderBootWaitCommand(host.startupScript),
-  }, { dependsOn: host.sshReady });
+    waitFor: host.sshReady,
+  });
 
   const principals: Record<string, PrincipalOutput> = {};
   for (const [key, name] of principalKeys(cfg.principals)) {

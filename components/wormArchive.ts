@@ -9,41 +9,10 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as gcp from '@pulumi/gcp';
 
-export const ANCHOR_LOG_ID = 'ztmysql-anchor';
-export const ANCHOR_VERSION_FIELD = 'ztmysql_anchor_version';
+export { ANCHOR_LOG_ID, ANCHOR_VERSION_FIELD, anchorSinkFilter, anchorFilterProject, matchesAnchorFilter } from './anchorFilter';
+export type { LogEntryLike } from './anchorFilter';
+import { ANCHOR_LOG_ID, anchorSinkFilter } from './anchorFilter';
 export const OBJECT_CREATOR = 'roles/storage.objectCreator';
-
-/** The Cloud Logging filter of the anchor sink. */
-export function anchorSinkFilter(projectId: string): string {
-  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId)) throw new Error(`project id ${JSON.stringify(projectId)} is not valid`);
-  return `logName="projects/${projectId}/logs/${ANCHOR_LOG_ID}" AND jsonPayload.${ANCHOR_VERSION_FIELD}:*`;
-}
-
-/** The project id a filter is the canonical anchor filter for, or undefined if it is not one. */
-export function anchorFilterProject(filter: string | undefined): string | undefined {
-  if (typeof filter !== 'string') return undefined;
-  const m = /^logName="projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/logs\/([^"]+)" AND jsonPayload\.([A-Za-z0-9_]+):\*$/.exec(filter);
-  if (!m || m[2] !== ANCHOR_LOG_ID || m[3] !== ANCHOR_VERSION_FIELD) return undefined;
-  return anchorSinkFilter(m[1]) === filter ? m[1] : undefined;
-}
-
-/** The parts of a Cloud Logging LogEntry the anchor filter looks at. */
-export interface LogEntryLike {
-  readonly logName?: string;
-  readonly jsonPayload?: Readonly<Record<string, unknown>> | null;
-  readonly textPayload?: string;
-}
-
-/**
- * Evaluates anchorSinkFilter(projectId) on one entry, with Cloud Logging semantics:
- * logName equality, and `field:*` true when the field is present and not null.
- */
-export function matchesAnchorFilter(projectId: string, entry: LogEntryLike): boolean {
-  if (entry.logName !== `projects/${projectId}/logs/${ANCHOR_LOG_ID}`) return false;
-  const payload = entry.jsonPayload;
-  if (!payload || typeof payload !== 'object') return false;
-  return Object.prototype.hasOwnProperty.call(payload, ANCHOR_VERSION_FIELD) && payload[ANCHOR_VERSION_FIELD] !== null;
-}
 
 /** Days -> the seconds string the bucket's retentionPolicy takes. */
 export function retentionSeconds(days: number): string {
@@ -65,6 +34,8 @@ export interface WormArchiveArgs {
   readonly retentionLocked: boolean;
   /** Default CMEK for the bucket (full KMS key name). Optional. */
   readonly kmsKeyName?: pulumi.Input<string>;
+  /** Resources the bucket must wait for (the grant that lets the Storage agent use the CMEK key). */
+  readonly kmsReady?: pulumi.Resource[];
   readonly labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -91,7 +62,7 @@ export class WormArchive extends pulumi.ComponentResource {
       forceDestroy: false,
       encryption: args.kmsKeyName ? { defaultKmsKeyName: args.kmsKeyName } : undefined,
       labels: args.labels,
-    }, { parent: this, protect: args.retentionLocked });
+    }, { parent: this, protect: args.retentionLocked, dependsOn: args.kmsReady ?? [] });
 
     this.sink = new gcp.logging.ProjectSink(`${name}-sink`, {
       project: args.project,

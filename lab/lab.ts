@@ -14,7 +14,7 @@ import { createNetwork, netnsExists, removeNetwork } from './netns';
 import { boot, containerPaths, makeNetSysctlsWritable, isMounted, mountOverlay, mountsUnder, nspawnPid, personalise, stopContainer, unmountOverlay } from './container';
 import { ensureLabPki, LabPki } from './pki';
 import { ensureDeployKey, ensurePasswords } from './secrets';
-import { SshSession, SshTarget } from './ssh';
+import { SshSession, SshTarget } from '../audit/ssh';
 import { applyPlan, StepOutcome } from './runner';
 import { log, sleep } from './exec';
 
@@ -159,6 +159,8 @@ export function writeOutputs(ctx: LabContext): DeploymentOutputs {
     caCertPem: pki.caCertPem,
     principals,
     ssh: { host: target.host, port: target.port, user: target.user, privateKeyPath: target.privateKeyPath, hostKey: target.hostKey },
+    // A certificate for app's subject that the CRL revokes: proves CRL enforcement.
+    revokedProbe: pki.revokedProbe,
     lab: { name: inst.name, netns: inst.netns, clientAddress: inst.hostAddress },
   } as unknown as DeploymentOutputs;
   writeFileSync(ctx.outputsPath, JSON.stringify(outputs, null, 2) + '\n', { mode: 0o600 });

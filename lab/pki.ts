@@ -2,11 +2,15 @@
 // host's address and name, a client certificate per principal (CN = principal), and a
 // CRL. One extra certificate for the app principal is issued and revoked at once so
 // that the CRL is never empty and its enforcement can be proved.
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caName, opensslSubj, principalName, serverCertName } from '../provisioning/pkiNames';
 import { run } from './exec';
+import { CLIENT_EXT, createCa, issueLeaf, PemPair } from '../audit/x509';
+
+export { CLIENT_EXT, createCa, issueLeaf };
+export type { PemPair };
 
 export interface LabPkiSpec {
   readonly dir: string;
@@ -19,10 +23,6 @@ export interface LabPkiSpec {
   readonly revokedProbeFor: string;
 }
 
-export interface PemPair {
-  readonly certPem: string;
-  readonly keyPem: string;
-}
 
 export interface LabPki {
   readonly caCertPem: string;
@@ -35,8 +35,6 @@ export interface LabPki {
   readonly caCertPath: string;
   readonly caConfigPath: string;
 }
-
-const CURVE = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'];
 
 function opensslCaConfig(dir: string): string {
   return [
@@ -52,46 +50,6 @@ function opensslCaConfig(dir: string): string {
     '',
   ].join('\n');
 }
-
-function genKey(path: string): void {
-  if (!existsSync(path)) run(['openssl', 'genpkey', ...CURVE, '-out', path]);
-  run(['chmod', '0600', path]);
-}
-
-function serial(): string {
-  // Positive 127-bit serial (RFC 5280: at most 20 octets, positive).
-  const b = randomBytes(16);
-  b[0] &= 0x7f;
-  return `0x${b.toString('hex')}`;
-}
-
-/** Issues a leaf certificate signed by the CA in `dir`. */
-export function issueLeaf(dir: string, name: string, subj: string, extensions: string, days = 397,
-  ca = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca.key') }): PemPair {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  genKey(key);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, extensions);
-  run(['openssl', 'req', '-new', '-key', key, '-subj', subj, '-out', csr]);
-  run(['openssl', 'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial(),
-    '-days', String(days), '-sha384', '-extfile', ext, '-out', cert]);
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
-
-/** Creates a self-signed P-384 CA in `dir` (used for the lab CA and, in tests, a rogue one). */
-export function createCa(dir: string, subj: string, days = 825): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  genKey(join(dir, 'ca.key'));
-  run(['openssl', 'req', '-x509', '-new', '-key', join(dir, 'ca.key'), '-subj', subj, '-days', String(days), '-sha384',
-    '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-addext', 'subjectKeyIdentifier=hash',
-    '-out', join(dir, 'ca.pem')]);
-}
-
-export const CLIENT_EXT = 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
 
 function serverExt(spec: LabPkiSpec): string {
   return `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${spec.serverAddress},DNS:${spec.serverName}\n`;

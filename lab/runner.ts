@@ -2,7 +2,7 @@
 // very strings the Pulumi component sends: renderCommand(step) and renderStdin(step).
 import { HostPlan, validatePlanInputs } from '../provisioning/plan';
 import { parseStepResult, renderCommand, renderStdin } from '../provisioning/step';
-import { SshSession, SshTarget } from './ssh';
+import { SshSession, SshTarget } from '../audit/ssh';
 
 export interface StepOutcome {
   readonly id: string;

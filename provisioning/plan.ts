@@ -7,6 +7,7 @@ import { hostHardeningStep } from './steps/hostHardening';
 import { pkiStep } from './steps/pki';
 import { mysqlConfigStep } from './steps/mysqlConfig';
 import { accountsStep } from './steps/accounts';
+import { dataplaneStep } from './steps/dataplane';
 
 export interface HostPlan {
   readonly settings: ValidSettings;
@@ -15,7 +16,7 @@ export interface HostPlan {
 
 export function renderPlan(settings: ProvisioningSettings): HostPlan {
   const s = validateSettings(settings);
-  const steps = [packagesStep(s), hostHardeningStep(s), pkiStep(s), mysqlConfigStep(s), accountsStep(s)];
+  const steps = [packagesStep(s), hostHardeningStep(s), pkiStep(s), mysqlConfigStep(s), accountsStep(s), dataplaneStep(s)];
   const ids = new Set<string>();
   for (const step of steps) {
     if (ids.has(step.id)) throw new Error(`duplicate step id ${step.id}`);

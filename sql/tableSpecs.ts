@@ -111,8 +111,9 @@ export const TABLE_SPECS: readonly TableSpec[] = [
     primaryKey: ['tenant_id', 'id'],
     tenantColumn: 'tenant_id',
     constraints: [
+      // No foreign key to key_vault: crypto-shredding deletes the DEKs and leaves the
+      // ciphertext behind, undecryptable. The write procedures check the DEK exists.
       'CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (id)',
-      'CONSTRAINT fk_users_dek FOREIGN KEY (tenant_id, dek_id) REFERENCES key_vault (tenant_id, dek_id)',
     ],
   },
   {

@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import { connectionOptions } from '../../../client/connection';
 import { DeploymentOutputs, loadDeploymentOutputs } from '../../../client/deploymentOutputs';
 import { labContext, LabContext } from '../../../lab/lab';
-import { sshExec } from '../../../lab/ssh';
+import { sshExec } from '../../../audit/ssh';
 import { shq } from '../../../provisioning/shell';
 
 export const TEST_LAB_NAME = process.env.ZTMYSQL_TEST_LAB ?? 'test';

@@ -1,5 +1,6 @@
-// SSH to the test host with ssh2: the host key is pinned, the command runs as an
-// exec request and the payload goes on stdin, exactly as Pulumi's remote.Command does.
+// SSH to a deployment's host with ssh2 (operators, the lab runner, the proof): the host
+// key is pinned, the command runs as an exec request and data goes on stdin, exactly
+// as Pulumi's remote.Command does.
 import { Client, ConnectConfig } from 'ssh2';
 import { readFileSync } from 'node:fs';
 import { shq } from '../provisioning/shell';
