@@ -69,6 +69,8 @@ export function hardenedVariables(bindAddress: string, port: number): HardenedVa
     v('default_table_encryption', 'ON', 'ON', 'CIS 2.2.1'),
     v('table_encryption_privilege_check', 'ON', 'ON', 'CIS 2.2.1'),
     v('log_bin_trust_function_creators', 'OFF', 'OFF', 'least privilege'),
+    // The audit sealer runs as a MySQL event (sql/): the scheduler must run.
+    v('event_scheduler', 'ON', 'ON', 'audit sealer'),
     // SET PERSIST could otherwise override this file at the next restart.
     v('persisted_globals_load', 'OFF', 'OFF', 'configuration integrity'),
   ];

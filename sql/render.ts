@@ -103,7 +103,7 @@ export function fingerprintQuery(database: string): string {
     `SELECT TABLE_NAME, DEFINER, SECURITY_TYPE, SHA2(VIEW_DEFINITION, 256) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${db} ORDER BY TABLE_NAME;`,
     `SELECT EVENT_NAME, DEFINER, STATUS, ON_COMPLETION, INTERVAL_VALUE, INTERVAL_FIELD, SHA2(EVENT_DEFINITION, 256) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${db} ORDER BY EVENT_NAME;`,
     `SELECT User, Host, account_locked, plugin FROM mysql.user WHERE User = ${q(DEFINER_USER)};`,
-    `SELECT Host, Db, User, Select_priv, Insert_priv, Update_priv, Delete_priv, Execute_priv, Trigger_priv, Grant_priv FROM mysql.db ORDER BY Host, Db, User;`,
+    `SELECT * FROM mysql.db ORDER BY Host, Db, User;`,
     `SELECT Host, Db, User, Table_name, Table_priv, Column_priv FROM mysql.tables_priv ORDER BY Host, Db, User, Table_name;`,
     `SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv ORDER BY Host, Db, User, Routine_name, Routine_type;`,
     '',

@@ -37,6 +37,9 @@ tr.fail td{background:#fff5f5}
 code{font-family:ui-monospace,Menlo,monospace;font-size:12px;word-break:break-word}
 .hash{font-size:11px}
 h2{margin-top:8px}
+table.checks{table-layout:fixed}
+table.checks td{overflow-wrap:anywhere}
+table.checks col.s{width:84px}table.checks col.c{width:20%}table.checks col.r{width:22%}table.checks col.e{width:17%}table.checks col.o{width:23%}
 </style></head>
 <body>
 <header><h1>ztmysql proof of controls</h1>
@@ -49,7 +52,7 @@ h2{margin-top:8px}
 ${controlRows}
 </tbody></table>
 <h2>Checks</h2>
-<table><thead><tr><th>Status</th><th>Check</th><th>What was run</th><th>Expected</th><th>Observed</th><th>Evidence</th></tr></thead><tbody>
+<table class="checks"><colgroup><col class="s"><col class="c"><col class="r"><col class="e"><col class="o"><col></colgroup><thead><tr><th>Status</th><th>Check</th><th>What was run</th><th>Expected</th><th>Observed</th><th>Evidence</th></tr></thead><tbody>
 ${checkRows}
 </tbody></table>
 <h2>Files in this bundle</h2>
