@@ -33,6 +33,7 @@ export interface RawStackConfig {
   readonly allowExternalIp?: unknown;
   readonly retentionDays?: unknown;
   readonly retentionLocked?: unknown;
+  readonly retentionLockPending?: unknown;
   readonly minimumRetentionDays?: unknown;
   readonly kmsRotationDays?: unknown;
   readonly kmsLocation?: unknown;
@@ -72,6 +73,8 @@ export interface StackConfig {
   readonly allowExternalIp: boolean;
   readonly retentionDays: number;
   readonly retentionLocked: boolean;
+  /** Phase 1 of the two-phase lock in prod: unlocked until anchors are verified. Must be named. */
+  readonly retentionLockPending: boolean;
   readonly minimumRetentionDays: number;
   readonly kmsRotationDays: number;
   readonly kmsLocation: string;
@@ -251,8 +254,12 @@ export function validateStackConfig(raw: RawStackConfig): StackConfig {
     if (prod) problems.push('retentionLocked must be set to true in prod (the WORM archive is the audit trust root); see docs/deploying.md for the two-phase lock');
   } else {
     retentionLocked = bool('retentionLocked', false);
-    if (prod && !retentionLocked) problems.push('retentionLocked is false, but the retention policy must be locked in prod (the WORM archive is the audit trust root)');
   }
+  const retentionLockPending = bool('retentionLockPending', false);
+  if (prod && raw.retentionLocked !== undefined && !retentionLocked && !retentionLockPending) {
+    problems.push('retentionLocked is false, but the retention policy must be locked in prod (the WORM archive is the audit trust root); for phase 1 of the two-phase lock set retentionLockPending: true');
+  }
+  if (retentionLocked && retentionLockPending) problems.push('retentionLockPending must be removed once retentionLocked is true');
   const kmsRotationDays = int('kmsRotationDays', 90, 1, 365);
   const kmsLocation = str('kmsLocation', /^[a-z0-9-]+$/, region || 'global');
   const unprotectKmsKeys = bool('unprotectKmsKeys', false);
@@ -290,7 +297,7 @@ export function validateStackConfig(raw: RawStackConfig): StackConfig {
   return {
     environment: environment as Environment, project, region, zone, deploymentName, organization, serverName, database,
     subnetCidr, hostAddress, clientRanges, deployRanges, principals, appIdentities, deployServiceAccount, deployPosixUser,
-    machineType, confidentialCompute, allowExternalIp, retentionDays, retentionLocked, minimumRetentionDays,
+    machineType, confidentialCompute, allowExternalIp, retentionDays, retentionLocked, retentionLockPending, minimumRetentionDays,
     kmsRotationDays, kmsLocation, unprotectKmsKeys, mlKemKey, archiveCmek, hostKey, revokedSerials, crlRefreshDays,
     certValidityDays, deletionProtection: prod,
   };
@@ -317,7 +324,7 @@ export function readRawConfig(get: (key: string) => string | undefined): RawStac
   const keys: (keyof RawStackConfig)[] = [
     'environment', 'project', 'region', 'zone', 'deploymentName', 'organization', 'serverName', 'database', 'subnetCidr',
     'hostAddress', 'clientRanges', 'deployRanges', 'principals', 'appIdentities', 'deployServiceAccount', 'deployPosixUser',
-    'machineType', 'confidentialCompute', 'allowExternalIp', 'retentionDays', 'retentionLocked', 'minimumRetentionDays',
+    'machineType', 'confidentialCompute', 'allowExternalIp', 'retentionDays', 'retentionLocked', 'retentionLockPending', 'minimumRetentionDays',
     'kmsRotationDays', 'kmsLocation', 'unprotectKmsKeys', 'mlKemKey', 'archiveCmek', 'hostKey', 'revokedSerials',
     'crlRefreshDays', 'certValidityDays',
   ];

@@ -36,11 +36,11 @@ export function hardenedMetadata(startupScript: string): Record<string, string> 
 }
 
 /**
- * The boot script (GCP only; the lab host has all of this in its rootfs): Oracle MySQL
+ * The boot script (GCP only; the lab host has its packages in its rootfs): Oracle MySQL
  * 8.4 LTS repository with a fingerprint-pinned key, MySQL and the Ops Agent installed
- * non-interactively, rsyslog writing the anchor lines (tag ztmysql-anchor) to a file
- * the Ops Agent receiver "ztmysql-anchor" ships as JSON. Holds no secret: metadata is
- * readable by project viewers.
+ * non-interactively. It writes no configuration the plan owns: the plan's anchor step
+ * places the rsyslog rule and the Ops Agent config (receiver "ztmysql-anchor") itself.
+ * Holds no secret: metadata is readable by project viewers.
  */
 export function renderStartupScript(): string {
   const body = [
@@ -50,7 +50,6 @@ export function renderStartupScript(): string {
     'umask 022',
     `FPR=${MYSQL_SIGNING_KEY_FINGERPRINT}`,
     'install -d -m 0755 /etc/apt/keyrings /var/lib/ztmysql-boot',
-    'install -d -m 0750 -o syslog -g adm /var/log/ztmysql',
     'if [ ! -s /etc/apt/keyrings/mysql.gpg ]; then',
     '  tmp=$(mktemp -d)',
     '  curl -fsSL "https://keyserver.ubuntu.com/pks/lookup?op=get&search=0x$FPR" -o "$tmp/mysql.asc"',
@@ -68,28 +67,6 @@ export function renderStartupScript(): string {
     'apt-get update -q',
     'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mysql-server mysql-client google-cloud-ops-agent',
     'mysql --version | grep -Eq "Ver (8\\.4|9\\.)" || { echo "MySQL 8.4+ was not installed: $(mysql --version)" >&2; exit 1; }',
-    "cat > /etc/rsyslog.d/30-ztmysql-anchor.conf <<'EOF'",
-    'template(name="ztAnchorLine" type="string" string="%msg%\\n")',
-    'if $programname == "ztmysql-anchor" then {',
-    '  action(type="omfile" file="/var/log/ztmysql/anchor.log" template="ztAnchorLine")',
-    '}',
-    'EOF',
-    "cat > /etc/google-cloud-ops-agent/config.yaml <<'EOF'",
-    'logging:',
-    '  receivers:',
-    '    ztmysql-anchor:',
-    '      type: files',
-    '      include_paths: [/var/log/ztmysql/anchor.log]',
-    '  processors:',
-    '    ztmysql-anchor-json:',
-    '      type: parse_json',
-    '  service:',
-    '    pipelines:',
-    '      ztmysql-anchor:',
-    '        receivers: [ztmysql-anchor]',
-    '        processors: [ztmysql-anchor-json]',
-    'EOF',
-    'systemctl restart rsyslog google-cloud-ops-agent',
   ].join('\n');
   const digest = createHash('sha256').update(body).digest('hex');
   return `${body}\necho ${digest} > ${BOOT_READY_FILE}\n`;

@@ -17,6 +17,7 @@ import { ensureDeployKey, ensurePasswords } from './secrets';
 import { SshSession, SshTarget } from '../audit/ssh';
 import { applyPlan, StepOutcome } from './runner';
 import { log, sleep } from './exec';
+import { anchorsDir, collectorPid, COLLECTOR_PORT, startCollector, stopCollector } from './collectorProcess';
 
 export const LAB_PRINCIPALS: readonly PrincipalSpec[] = [
   { name: 'owner', role: 'owner' },
@@ -34,6 +35,7 @@ export function labSettings(inst: LabInstance): ProvisioningSettings {
     principals: LAB_PRINCIPALS,
     organization: 'ztmysql',
     deploymentName: `lab-${inst.name}`,
+    anchorForward: { host: inst.hostAddress, port: COLLECTOR_PORT },
   };
 }
 
@@ -125,6 +127,7 @@ export async function labUp(name = 'main', opts: UpOptions = {}): Promise<UpResu
   claimInstance(inst);
   say(`lab ${name}: network namespace ${inst.netns}, host ${inst.guestAddress}`);
   createNetwork(inst);
+  await startCollector(inst);
   mountOverlay(inst, rootfs);
   if (!nspawnPid(inst)) {
     personalise(inst, key.publicKey);
@@ -158,6 +161,7 @@ export function writeOutputs(ctx: LabContext): DeploymentOutputs {
     serverName: inst.serverName,
     caCertPem: pki.caCertPem,
     principals,
+    anchors: { source: `file://${anchorsDir(inst)}` },
     ssh: { host: target.host, port: target.port, user: target.user, privateKeyPath: target.privateKeyPath, hostKey: target.hostKey },
     // A certificate for app's subject that the CRL revokes: proves CRL enforcement.
     revokedProbe: pki.revokedProbe,
@@ -212,6 +216,7 @@ export async function labDown(name = 'main', opts: { quiet?: boolean } = {}): Pr
     throw new Error(`lab instance "${inst.name}" belongs to ${readFileSync(file, 'utf8').trim()}; run "lab down" from there`);
   }
   await stopContainer(inst);
+  await stopCollector(inst);
   for (const pid of strayNspawns(inst)) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   }
@@ -228,6 +233,7 @@ export interface LabStatus {
   readonly name: string;
   readonly netns: boolean;
   readonly nspawnPid?: number;
+  readonly collectorPid?: number;
   readonly mounted: boolean;
   readonly mounts: readonly string[];
   readonly outputs?: string;
@@ -238,7 +244,7 @@ export function labStatus(name = 'main'): LabStatus {
   const p = containerPaths(inst);
   const outputs = join(inst.dir, 'outputs.json');
   return {
-    name, netns: netnsExists(inst), nspawnPid: nspawnPid(inst), mounted: isMounted(p.root),
+    name, netns: netnsExists(inst), nspawnPid: nspawnPid(inst), collectorPid: collectorPid(inst), mounted: isMounted(p.root),
     mounts: mountsUnder(p.root), outputs: existsSync(outputs) ? outputs : undefined,
   };
 }

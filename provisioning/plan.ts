@@ -8,6 +8,7 @@ import { pkiStep } from './steps/pki';
 import { mysqlConfigStep } from './steps/mysqlConfig';
 import { accountsStep } from './steps/accounts';
 import { dataplaneStep } from './steps/dataplane';
+import { anchorStep } from './steps/anchor';
 
 export interface HostPlan {
   readonly settings: ValidSettings;
@@ -16,7 +17,7 @@ export interface HostPlan {
 
 export function renderPlan(settings: ProvisioningSettings): HostPlan {
   const s = validateSettings(settings);
-  const steps = [packagesStep(s), hostHardeningStep(s), pkiStep(s), mysqlConfigStep(s), accountsStep(s), dataplaneStep(s)];
+  const steps = [packagesStep(s), hostHardeningStep(s), pkiStep(s), mysqlConfigStep(s), accountsStep(s), dataplaneStep(s), anchorStep(s, s.anchorForward)];
   const ids = new Set<string>();
   for (const step of steps) {
     if (ids.has(step.id)) throw new Error(`duplicate step id ${step.id}`);

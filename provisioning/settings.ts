@@ -32,6 +32,8 @@ export interface ProvisioningSettings {
   readonly deploymentName: string;
   /** Extra Debian packages to ensure on the host. */
   readonly extraPackages?: readonly string[];
+  /** Where rsyslog also forwards anchor lines over TCP (the lab's collector); GCP uses the Ops Agent. */
+  readonly anchorForward?: { readonly host: string; readonly port: number };
 }
 
 export interface ValidSettings {
@@ -46,6 +48,7 @@ export interface ValidSettings {
   readonly organization: string;
   readonly deploymentName: string;
   readonly extraPackages: readonly string[];
+  readonly anchorForward?: { readonly host: string; readonly port: number };
 }
 
 export class SettingsError extends Error {
@@ -131,10 +134,17 @@ export function validateSettings(s: ProvisioningSettings): ValidSettings {
   const extraPackages = s.extraPackages ?? [];
   for (const pkg of extraPackages) check(PACKAGE.test(pkg), `extra package ${JSON.stringify(pkg)} is not a Debian package name`);
 
+  if (s.anchorForward) {
+    const f = s.anchorForward;
+    check(isIP(f.host ?? '') === 4, `anchorForward.host ${JSON.stringify(f.host)} must be an IPv4 address`);
+    check(Number.isInteger(f.port) && f.port > 0 && f.port < 65536, `anchorForward.port ${JSON.stringify(f.port)} must be a TCP port`);
+  }
+
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     hostAddress: s.hostAddress, serverName: s.serverName, mysqlPort, database,
     deployUser: s.deployUser, deployRanges, clientRanges, principals: [...principals],
     organization, deploymentName: s.deploymentName, extraPackages: [...extraPackages],
+    anchorForward: s.anchorForward ? { host: s.anchorForward.host, port: s.anchorForward.port } : undefined,
   };
 }

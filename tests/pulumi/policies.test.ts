@@ -122,3 +122,9 @@ describe('the anchor filter selects exactly the anchor lines', () => {
     expect(matchesAnchorFilter(p, { logName: anchor.logName, jsonPayload: { ztmysql_anchor_version: null } })).toBe(false);
   });
 });
+
+test('the sink selects the log the host plan actually writes (same log id as the anchor record)', async () => {
+  const { ANCHOR_LOG_ID: hostSide } = await import('../../audit/anchorRecord');
+  const { ANCHOR_LOG_ID: sinkSide } = await import('../../components/anchorFilter');
+  expect(sinkSide).toBe(hostSide);
+});

@@ -48,6 +48,9 @@ test('missing principals, or a missing role, are named', () => {
 test('prod refuses an unlocked or unset retention lock, a retention below the minimum, external IPs and unprotected keys', () => {
   expect(problemsOf({ ...PROD, retentionLocked: false }).join('\n')).toMatch(/retentionLocked is false, but the retention policy must be locked in prod/);
   expect(problemsOf({ ...PROD, retentionLocked: undefined }).join('\n')).toMatch(/retentionLocked must be set to true in prod/);
+  // Phase 1 of the two-phase lock must be asked for by name, and is then the only relaxation.
+  expect(validateStackConfig({ ...PROD, retentionLocked: false, retentionLockPending: true })).toMatchObject({ retentionLocked: false, retentionLockPending: true });
+  expect(problemsOf({ ...PROD, retentionLocked: true, retentionLockPending: true })).toEqual(['retentionLockPending must be removed once retentionLocked is true']);
   expect(problemsOf({ ...PROD, retentionDays: 30 }).join('\n')).toMatch(/retentionDays 30 is shorter than minimumRetentionDays 400/);
   expect(problemsOf({ ...PROD, allowExternalIp: true }).join('\n')).toMatch(/allowExternalIp is not allowed in prod/);
   expect(problemsOf({ ...PROD, unprotectKmsKeys: 'true' }).join('\n')).toMatch(/unprotectKmsKeys is not allowed in prod/);

@@ -132,7 +132,10 @@ describe('prod: network and VM', () => {
     const script = inputs('gcp:compute/instance:Instance').metadata['startup-script'] as string;
     expect(script).toContain('BCA43417C3B485DD128EC6D4B7B3B788A8D3785C');
     expect(script).toContain('noble mysql-8.4-lts');
-    expect(script).toContain('ztmysql-anchor:');
+    expect(script).toContain('google-cloud-ops-agent');
+    // Configuration the plan owns (rsyslog rule, Ops Agent receiver) is not written at boot.
+    expect(script).not.toContain('/etc/rsyslog.d/');
+    expect(script).not.toContain('/etc/google-cloud-ops-agent/config.yaml');
   });
 
   test('OS Login: the deploy key registered for the deploy service account, osAdminLogin on this VM only', async () => {
