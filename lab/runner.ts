@@ -22,12 +22,23 @@ export class StepFailed extends Error {
   }
 }
 
+export interface RenderedStep {
+  readonly step: HostPlan['steps'][number];
+  readonly command: string;
+  readonly stdin: string;
+}
+
+/** What goes over the wire for each step: the strings HostProvisioning sends too. */
+export function renderPlanCommands(plan: HostPlan, inputs: Readonly<Record<string, string | undefined>>): RenderedStep[] {
+  // Every input is checked before the first step touches the host.
+  validatePlanInputs(plan, inputs);
+  return plan.steps.map((step) => ({ step, command: renderCommand(step), stdin: renderStdin(step, inputs) }));
+}
+
 export async function applyPlan(plan: HostPlan, inputs: Readonly<Record<string, string | undefined>>,
   target: SshTarget, opts: RunnerOptions = {}): Promise<StepOutcome[]> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  // Every input is checked before the first step touches the host.
-  validatePlanInputs(plan, inputs);
-  const rendered = plan.steps.map((step) => ({ step, command: renderCommand(step), stdin: renderStdin(step, inputs) }));
+  const rendered = renderPlanCommands(plan, inputs);
   const session = await SshSession.connect(target);
   const outcomes: StepOutcome[] = [];
   try {

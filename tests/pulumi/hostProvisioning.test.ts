@@ -13,6 +13,7 @@ import { labInstance } from '../../lab/instance';
 import { ensureLabPki, LabPki } from '../../lab/pki';
 import { generatePassword } from '../../lab/secrets';
 import { renderCommand, renderStdin, stepFingerprint, validateStepInputs } from '../../provisioning/step';
+import { renderPlanCommands } from '../../lab/runner';
 import { PKI_INPUTS } from '../../provisioning/steps/pki';
 import { buildCrlPem } from '../../components/crl';
 import { remoteCommandsFor } from '../../components/hostProvisioning';
@@ -45,12 +46,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('each command sent by the component is byte-for-byte the lab runner\'s command and stdin, in plan order', () => {
   const plan = labPlan(inst);
+  // What the lab runner sends over SSH, from the runner's own rendering function.
+  const wire = renderPlanCommands(plan, inputs);
   const commands = run.byType('command:remote:Command');
   expect(commands.map((c) => c.name)).toEqual(plan.steps.map((s) => `lab-${s.id}`));
-  plan.steps.forEach((step, i) => {
+  wire.forEach(({ step, command, stdin }, i) => {
     const sent = commands[i].inputs;
-    expect(Buffer.from(sent.create as string).equals(Buffer.from(renderCommand(step)))).toBe(true);
-    expect(Buffer.from(reveal<string>(sent.stdin)).equals(Buffer.from(renderStdin(step, inputs)))).toBe(true);
+    expect(Buffer.from(sent.create as string).equals(Buffer.from(command))).toBe(true);
+    expect(Buffer.from(reveal<string>(sent.stdin)).equals(Buffer.from(stdin))).toBe(true);
     expect(reveal<string[]>(sent.triggers)).toEqual([stepFingerprint(step, inputs)]);
   });
   // And the pure rendering used for review equals both.
