@@ -225,6 +225,8 @@ export async function labDown(name = 'main', opts: { quiet?: boolean } = {}): Pr
   removeNetwork(inst);
   rmSync(containerPaths(inst).overlay, { recursive: true, force: true });
   rmSync(join(inst.dir, 'outputs.json'), { force: true });
+  // The anchors belong to the database that was just destroyed.
+  rmSync(anchorsDir(inst), { recursive: true, force: true });
   releaseInstance(inst);
   if (!opts.quiet) log(`lab ${name}: down (no container, mount or namespace left)`);
 }

@@ -2,5 +2,6 @@
 import { Check } from '../check';
 import { transportChecks } from './transport';
 import { hostChecks, scanChecks } from './host';
+import { anchorChecks } from './anchor';
 
-export const allChecks: readonly Check[] = [...transportChecks, ...hostChecks, ...scanChecks];
+export const allChecks: readonly Check[] = [...transportChecks, ...anchorChecks, ...hostChecks, ...scanChecks];
