@@ -3,15 +3,22 @@
 // 1 a control or the log fails, 2 usage or connection error.
 import { parseArgs, UsageError } from './args';
 import { proveCommand, PROVE_USAGE } from './prove';
+import { dataCommand, DATA_USAGE } from './data';
 
 const USAGE = `usage:
-  ${PROVE_USAGE}`;
+  ${PROVE_USAGE}
+  ${DATA_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'prove':
       return proveCommand(parseArgs(rest, { flags: ['json'], values: ['outputs', 'bundle'] }));
+    case 'encrypt':
+    case 'tenant':
+    case 'user':
+    case 'keys':
+      return dataCommand(command, rest);
     case undefined:
     case 'help':
     case '--help':

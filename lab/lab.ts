@@ -18,6 +18,7 @@ import { SshSession, SshTarget } from '../audit/ssh';
 import { applyPlan, StepOutcome } from './runner';
 import { log, sleep } from './exec';
 import { anchorsDir, collectorPid, COLLECTOR_PORT, startCollector, stopCollector } from './collectorProcess';
+import { ensureLabHsm, labKmsOutputs } from './hsm';
 
 export const LAB_PRINCIPALS: readonly PrincipalSpec[] = [
   { name: 'owner', role: 'owner' },
@@ -139,6 +140,7 @@ export async function labUp(name = 'main', opts: UpOptions = {}): Promise<UpResu
   makeNetSysctlsWritable(inst);
   say(`lab ${name}: SSH up (host key pinned)`);
   let outcomes: StepOutcome[] = [];
+  ensureLabHsm(inst); // the lab's PKCS#11 KMS (SoftHSM2 token, host-side; kept by `lab down`)
   if (opts.provision !== false) {
     say(`lab ${name}: applying the provisioning plan`);
     outcomes = await applyPlan(labPlan(inst), labInputs(ctx.pki, ctx.passwords), ctx.target, { quiet: opts.quiet });
@@ -161,6 +163,7 @@ export function writeOutputs(ctx: LabContext): DeploymentOutputs {
     serverName: inst.serverName,
     caCertPem: pki.caCertPem,
     principals,
+    kms: labKmsOutputs(inst),
     anchors: { source: `file://${anchorsDir(inst)}` },
     ssh: { host: target.host, port: target.port, user: target.user, privateKeyPath: target.privateKeyPath, hostKey: target.hostKey },
     // A certificate for app's subject that the CRL revokes: proves CRL enforcement.

@@ -37,7 +37,7 @@ export function definerAccountSql(database: string): string {
 export function definerGrantsSql(database: string): string[] {
   return [
     `GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER, EVENT ON ${ident(database)}.* TO ${DEFINER}`,
-    `GRANT SELECT ON performance_schema.global_status TO ${DEFINER}`,
+    `GRANT SELECT ON performance_schema.session_status TO ${DEFINER}`,
   ];
 }
 

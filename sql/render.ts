@@ -68,20 +68,25 @@ export function ownedObjects(): { routines: string[]; triggers: string[]; views:
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-/** Emits DROP statements for routines, triggers, views and events in the schema that the data plane does not declare. */
+/** Name patterns of the objects this data plane owns; other steps' objects (e.g. the anchor procedure) are left alone. */
+export const OWNED_PATTERNS = {
+  routines: '^(zt_|app_|admin_|security_)',
+  triggers: '^zt_(audit|ao)_',
+  views: '^v_',
+} as const;
+
+/** Emits DROP statements for routines, triggers and views of ours (by name pattern) that are no longer declared. */
 export function staleObjectsQuery(database: string): string {
   const o = ownedObjects();
   const db = q(database);
   const bq = (col: string): string => `REPLACE(${col}, '\`', '\`\`')`;
   return [
     `SELECT CONCAT('DROP ', ROUTINE_TYPE, ' IF EXISTS \`', ${bq('ROUTINE_SCHEMA')}, '\`.\`', ${bq('ROUTINE_NAME')}, '\`;') FROM information_schema.ROUTINES`,
-    `  WHERE ROUTINE_SCHEMA = ${db} AND ROUTINE_NAME NOT IN (${o.routines.map(q).join(', ')});`,
+    `  WHERE ROUTINE_SCHEMA = ${db} AND ROUTINE_NAME REGEXP '${OWNED_PATTERNS.routines}' AND ROUTINE_NAME NOT IN (${o.routines.map(q).join(', ')});`,
     `SELECT CONCAT('DROP TRIGGER IF EXISTS \`', ${bq('TRIGGER_SCHEMA')}, '\`.\`', ${bq('TRIGGER_NAME')}, '\`;') FROM information_schema.TRIGGERS`,
-    `  WHERE TRIGGER_SCHEMA = ${db} AND TRIGGER_NAME NOT IN (${o.triggers.map(q).join(', ')});`,
+    `  WHERE TRIGGER_SCHEMA = ${db} AND TRIGGER_NAME REGEXP '${OWNED_PATTERNS.triggers}' AND TRIGGER_NAME NOT IN (${o.triggers.map(q).join(', ')});`,
     `SELECT CONCAT('DROP VIEW IF EXISTS \`', ${bq('TABLE_SCHEMA')}, '\`.\`', ${bq('TABLE_NAME')}, '\`;') FROM information_schema.VIEWS`,
-    `  WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME NOT IN (${o.views.map(q).join(', ')});`,
-    `SELECT CONCAT('DROP EVENT IF EXISTS \`', ${bq('EVENT_SCHEMA')}, '\`.\`', ${bq('EVENT_NAME')}, '\`;') FROM information_schema.EVENTS`,
-    `  WHERE EVENT_SCHEMA = ${db} AND EVENT_NAME NOT IN (${o.events.map(q).join(', ')});`,
+    `  WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME REGEXP '${OWNED_PATTERNS.views}' AND TABLE_NAME NOT IN (${o.views.map(q).join(', ')});`,
     '',
   ].join('\n');
 }

@@ -92,7 +92,7 @@ export function auditFunctionsSql(): string[] {
   NOT DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
   COMMENT 'server_uuid:boot_epoch_seconds'
 RETURN CONCAT(@@server_uuid, ':', CAST(UNIX_TIMESTAMP() - (SELECT CAST(VARIABLE_VALUE AS UNSIGNED)
-  FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Uptime') AS UNSIGNED))`,
+  FROM performance_schema.session_status WHERE VARIABLE_NAME = 'Uptime') AS UNSIGNED))`,
   ];
 }
 
@@ -155,9 +155,34 @@ END`,
     `CREATE DEFINER=${DEFINER} TRIGGER zt_audit_events_ai AFTER INSERT ON audit_events FOR EACH ROW
   INSERT INTO ${PENDING_TABLE} (event_id) VALUES (NEW.event_id)`,
     // Checkpoints chain to the latest one; hash, time and incarnation are computed here.
+    // Only a checkpoint that grows the tree from the head is accepted: an older size
+    // would re-use the head as predecessor and block the sealer (UNIQUE prev) forever.
+    // The root must be the fold of the frontier, whose length must match the size.
     `CREATE DEFINER=${DEFINER} TRIGGER zt_audit_checkpoints_bi BEFORE INSERT ON audit_checkpoints FOR EACH ROW
 BEGIN
-  SET NEW.prev_checkpoint_hash = COALESCE((SELECT c.checkpoint_hash FROM audit_checkpoints c ORDER BY c.tree_size DESC LIMIT 1), ${hexLit(Buffer.alloc(32))});
+  DECLARE v_head BIGINT UNSIGNED;
+  DECLARE v_root BINARY(32);
+  DECLARE v_j INT;
+  SELECT MAX(c.tree_size) INTO v_head FROM audit_checkpoints c;
+  IF v_head IS NOT NULL AND NEW.tree_size <= v_head THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_CHECKPOINT_ORDER: a checkpoint must grow the tree beyond the newest checkpoint';
+  END IF;
+  IF LENGTH(NEW.frontier) <> 32 * BIT_COUNT(NEW.tree_size) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_CHECKPOINT_FRONTIER: frontier length does not match the tree size';
+  END IF;
+  IF NEW.tree_size = 0 THEN
+    SET v_root = UNHEX(SHA2('', 256));
+  ELSE
+    SET v_root = SUBSTRING(NEW.frontier, LENGTH(NEW.frontier) - 31, 32), v_j = LENGTH(NEW.frontier) - 63;
+    WHILE v_j >= 1 DO
+      SET v_root = UNHEX(SHA2(CONCAT(X'01', SUBSTRING(NEW.frontier, v_j, 32), v_root), 256));
+      SET v_j = v_j - 32;
+    END WHILE;
+  END IF;
+  IF NEW.root <> v_root THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_CHECKPOINT_ROOT: root is not the fold of the frontier';
+  END IF;
+  SET NEW.prev_checkpoint_hash = COALESCE((SELECT c.checkpoint_hash FROM audit_checkpoints c WHERE c.tree_size = v_head), ${hexLit(Buffer.alloc(32))});
   SET NEW.sealed_at = NOW(6), NEW.incarnation = zt_incarnation();
   SET NEW.checkpoint_hash = ${checkpointHashSql('NEW')};
 END`,
@@ -170,7 +195,8 @@ export function sealerSql(): string[] {
   const emptyRoot = 'UNHEX(SHA2(\'\', 256))';
   return [
     // Genesis: the empty tree, chained to 32 zero bytes.
-    `INSERT IGNORE INTO audit_checkpoints (tree_size, root, frontier) VALUES (0, ${emptyRoot}, '')`,
+    `INSERT INTO audit_checkpoints (tree_size, root, frontier) SELECT 0, ${emptyRoot}, '' FROM DUAL
+  WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints)`,
     `CREATE DEFINER=${DEFINER} PROCEDURE audit_seal()
   MODIFIES SQL DATA SQL SECURITY DEFINER
   COMMENT 'assigns seq to committed events and appends an RFC 6962 checkpoint'

@@ -25,7 +25,7 @@ export function renderAnchorScript(database: string): string {
   return `#!/bin/bash
 # ztmysql anchor: one JSON line to syslog (tag ${ANCHOR_LOG_ID}) with the latest checkpoint.
 set -euo pipefail
-row=$(mysql --defaults-extra-file=${ANCHOR_CLIENT_CNF} --protocol=socket --batch --skip-column-names \\
+row=$(mysql --defaults-file=${ANCHOR_CLIENT_CNF} --protocol=socket --batch --skip-column-names \\
   -e "CALL \\\`${database}\\\`.${ANCHOR_PROCEDURE}()")
 IFS=$'\\t' read -r server_uuid incarnation tree_size root checkpoint_hash sealed_at fingerprint <<< "$row"
 [ -n "\${fingerprint:-}" ] || { echo "anchor: no snapshot from ${ANCHOR_PROCEDURE}" >&2; exit 1; }

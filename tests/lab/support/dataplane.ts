@@ -71,11 +71,22 @@ export async function owner(): Promise<Conn> { return connectAs('owner'); }
 export async function app(): Promise<Conn> { return connectAs('app'); }
 export async function auditor(): Promise<Conn> { return connectAs('auditor'); }
 
-/** Row counts of every data-plane table (as root), for "nothing changed" assertions. */
-export async function tableCounts(): Promise<Record<string, number>> {
-  const tables = ['tenants', 'tenant_principals', 'key_vault', 'users', 'accounts', 'transfers', 'audit_events'];
-  const rows = await rootSql(tables.map((t) => `SELECT '${t}', COUNT(*) FROM ztmysql.${t};`).join('\n'));
-  return Object.fromEntries(rows.map(([t, n]) => [t as string, Number(n)]));
+/** Row counts of a tenant's rows in every data-plane table and of its audit events (as root). */
+export async function tenantCounts(tenantId: string): Promise<Record<string, number>> {
+  const t = `UUID_TO_BIN('${tenantId.replace(/[^0-9a-f-]/gi, '')}')`;
+  const q: Record<string, string> = {
+    tenants: `SELECT COUNT(*) FROM ztmysql.tenants WHERE id = ${t}`,
+    tenant_principals: `SELECT COUNT(*) FROM ztmysql.tenant_principals WHERE tenant_id = ${t}`,
+    key_vault: `SELECT COUNT(*) FROM ztmysql.key_vault WHERE tenant_id = ${t}`,
+    key_vault_digest: `SELECT COALESCE(SUM(CRC32(CONCAT(wrapped_dek, kms_key_name, active))), 0) FROM ztmysql.key_vault WHERE tenant_id = ${t}`,
+    users: `SELECT COUNT(*) FROM ztmysql.users WHERE tenant_id = ${t}`,
+    accounts: `SELECT COUNT(*) FROM ztmysql.accounts WHERE tenant_id = ${t}`,
+    balances: `SELECT COALESCE(SUM(balance) * 10000, 0) FROM ztmysql.accounts WHERE tenant_id = ${t}`,
+    transfers: `SELECT COUNT(*) FROM ztmysql.transfers WHERE tenant_id = ${t}`,
+    audit_events: `SELECT COUNT(*) FROM ztmysql.audit_events WHERE tenant_id = ${t}`,
+  };
+  const rows = await rootSql(Object.entries(q).map(([k, sql]) => `SELECT '${k}', (${sql});`).join('\n'));
+  return Object.fromEntries(rows.map(([k, n]) => [k as string, Number(n)]));
 }
 
 /** Waits until the sealer has sealed every committed event (audit_pending empty). */

@@ -16,8 +16,8 @@ function problemsOf(patch: Record<string, unknown>): string[] {
 }
 
 describe('settings validation', () => {
-  test('the fixture settings are valid and render five steps in order', () => {
-    expect(renderPlan(SETTINGS).steps.map((s) => s.id)).toEqual(['packages', 'host-hardening', 'pki', 'mysql-config', 'accounts']);
+  test('the fixture settings are valid and render the steps in order', () => {
+    expect(renderPlan(SETTINGS).steps.map((s) => s.id)).toEqual(['packages', 'host-hardening', 'pki', 'mysql-config', 'accounts', 'dataplane', 'anchor']);
   });
 
   test.each([
