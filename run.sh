@@ -21,7 +21,8 @@ case "${1:-}" in
     echo "== tests" >&2
     mkdir -p .ztmysql
     status=0
-    npx jest --ci --json --outputFile=.ztmysql/jest-results.json "$@" || status=$?
+    # In band: some lab suites restart or kill mysqld on the shared test host.
+    npx jest --ci -i --json --outputFile=.ztmysql/jest-results.json "$@" || status=$?
     node -e '
       const r = require("./.ztmysql/jest-results.json");
       console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);

@@ -46,6 +46,11 @@ async function* linesOf(stream: Readable, source: string): AsyncGenerator<Anchor
   }
 }
 
+/** Sink object order: by path, with the shard number compared as a number (S2 < S10). */
+export function byObjectName(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
 function walk(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -61,13 +66,13 @@ export async function listAnchorObjects(source: string): Promise<string[]> {
   if (source.startsWith('file://')) {
     const dir = source.slice('file://'.length);
     statSync(dir);
-    return walk(dir).sort();
+    return walk(dir).sort(byObjectName);
   }
   if (source.startsWith('gs://')) {
     const { bucket, prefix } = parseGs(source);
     const { Storage } = await import('@google-cloud/storage');
     const [files] = await new Storage().bucket(bucket).getFiles({ prefix: `${prefix}${ANCHOR_LOG_ID}/` });
-    return files.map((f) => `gs://${bucket}/${f.name}`).sort();
+    return files.map((f) => `gs://${bucket}/${f.name}`).sort(byObjectName);
   }
   throw new Error(`anchor source ${JSON.stringify(source)} must be file:///DIR or gs://BUCKET[/PREFIX]`);
 }

@@ -1,10 +1,15 @@
 // `lab up|down|status|demo [--name NAME]`: the local test host.
+import { resolve } from 'node:path';
 import { labDown, labStatus, labUp } from './lab';
 import { negotiatedTls } from './summary';
+import { waitForFreshAnchor } from './anchorWait';
+import { loadDeploymentOutputs } from '../client/deploymentOutputs';
+import { prove } from '../audit/prove/runner';
+import { allChecks } from '../audit/prove/checks';
 
 const USAGE = `usage: lab <up|down|status|demo> [--name NAME] [--no-provision]
   up      build (cached) and boot the test host, provision it, write outputs.json
-  demo    up, then print the address, the TLS the app principal negotiates, the outputs path
+  demo    up, wait for a fresh anchor, run ztmysql prove; print the summary and the bundle path
   down    stop the host and remove its container, mounts and network namespace
   status  show what is running`;
 
@@ -26,14 +31,25 @@ async function main(argv: string[]): Promise<number> {
       console.log(`lab ${name} is up in ${((Date.now() - started) / 1000).toFixed(0)}s; ${outcomes.length} steps, changed: ${changed.join(', ') || 'none'}`);
       if (command === 'demo' && provision) {
         const tls = await negotiatedTls(ctx.outputsPath, 'app');
+        console.error(`lab ${name}: waiting for a fresh anchor to reach the collector`);
+        const anchor = await waitForFreshAnchor(ctx, started);
+        console.error(`lab ${name}: running ztmysql prove`);
+        const bundlePath = resolve('proof_bundle.tar.gz');
+        const proof = await prove(loadDeploymentOutputs(ctx.outputsPath), allChecks, { bundlePath });
         console.log([
           '',
           `  MySQL         ${ctx.inst.guestAddress}:3306 (${ctx.inst.serverName}), server ${tls.serverVersion}`,
           `  app principal ${tls.user} negotiated ${tls.tlsVersion} with ${tls.cipher} (mutual TLS)`,
+          `  anchor        tree size ${anchor.tree_size}, root ${anchor.root.slice(0, 16)}…, emitted ${anchor.emitted_at}`,
+          '',
+          ...proof.manifest.controls.map((c) => `  ${c.status.padEnd(8)} ${c.layer.padEnd(9)} ${c.title}`),
+          '',
+          `  proof bundle  ${proof.bundlePath} (report.html inside)`,
           `  outputs       ${ctx.outputsPath}`,
           `  ssh           ssh -i ${ctx.target.privateKeyPath} ${ctx.target.user}@${ctx.target.host}`,
           `  stop it with  npx tsx lab/cli.ts down${name === 'main' ? '' : ` --name ${name}`}`,
         ].join('\n'));
+        return proof.exitCode;
       }
       return 0;
     }

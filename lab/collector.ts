@@ -2,7 +2,7 @@
 // host side of the lab network that writes anchor lines as LogEntry JSON, in the
 // object layout a sink uses, and makes each closed shard read-only.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ANCHOR_LOG_ID, anchorRecordProblem, AnchorRecord, exportObjectName, LogEntry } from '../audit/anchorRecord';
@@ -117,19 +117,4 @@ export class AnchorCollector {
     if (this.shard && existsSync(this.shard.path)) chmodSync(this.shard.path, 0o444);
     this.shard = undefined;
   }
-}
-
-/** Every shard file under a collector directory, oldest first. */
-export function listShards(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.json')) out.push(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
 }

@@ -3,5 +3,6 @@ import { Check } from '../check';
 import { transportChecks } from './transport';
 import { hostChecks, scanChecks } from './host';
 import { anchorChecks } from './anchor';
+import { dataPlaneChecks } from './dataPlane';
 
-export const allChecks: readonly Check[] = [...transportChecks, ...anchorChecks, ...hostChecks, ...scanChecks];
+export const allChecks: readonly Check[] = [...transportChecks, ...dataPlaneChecks, ...anchorChecks, ...hostChecks, ...scanChecks];
