@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProvisioningSettings } from '../../../provisioning/settings';
 import { ensureLabPki, LabPki } from '../../../lab/pki';
-import { PKI_INPUTS } from '../../../provisioning/steps/pki';
-import { passwordInput } from '../../../provisioning/steps/accounts';
+import { labInputs } from '../../../lab/lab';
 
 export const SETTINGS: ProvisioningSettings = {
   hostAddress: '198.18.77.2',
@@ -41,12 +40,6 @@ export function makePki(settings: ProvisioningSettings = SETTINGS): PkiFixture {
     dir, organization: 'ztmysql', deploymentName: settings.deploymentName, serverName: settings.serverName,
     serverAddress: settings.hostAddress, principals: settings.principals.map((p) => p.name), revokedProbeFor: 'app',
   });
-  const inputs: Record<string, string> = {
-    [PKI_INPUTS.caCert]: pki.caCertPem,
-    [PKI_INPUTS.serverCert]: pki.server.certPem,
-    [PKI_INPUTS.serverKey]: pki.server.keyPem,
-    [PKI_INPUTS.crl]: pki.crlPem,
-  };
-  for (const [name, pw] of Object.entries(PASSWORDS)) inputs[passwordInput(name)] = pw;
+  const inputs = labInputs(pki, PASSWORDS);
   return { dir, pki, inputs, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
