@@ -4,6 +4,7 @@
 import { parseArgs, UsageError } from './args';
 import { proveCommand, PROVE_USAGE } from './prove';
 import { dataCommand, DATA_USAGE } from './data';
+import { verifyCommand } from './verify';
 
 const USAGE = `usage:
   ${PROVE_USAGE}
@@ -14,6 +15,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'prove':
       return proveCommand(parseArgs(rest, { flags: ['json'], values: ['outputs', 'bundle'] }));
+    case 'verify':
+      return verifyCommand(rest);
     case 'encrypt':
     case 'tenant':
     case 'user':

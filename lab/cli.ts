@@ -6,12 +6,27 @@ import { waitForFreshAnchor } from './anchorWait';
 import { loadDeploymentOutputs } from '../client/deploymentOutputs';
 import { prove } from '../audit/prove/runner';
 import { allChecks } from '../audit/prove/checks';
+import { ZtClient } from '../client/ztClient';
 
 const USAGE = `usage: lab <up|down|status|demo> [--name NAME] [--no-provision]
   up      build (cached) and boot the test host, provision it, write outputs.json
   demo    up, wait for a fresh anchor, run ztmysql prove; print the summary and the bundle path
   down    stop the host and remove its container, mounts and network namespace
   status  show what is running`;
+
+/** One tenant and one user written and read back as the app principal; returns a summary line. */
+async function writeDemoRecord(outputsPath: string): Promise<string> {
+  const zt = await ZtClient.fromOutputs(outputsPath, 'app');
+  try {
+    const tenant = await zt.tenants.create(`demo ${new Date().toISOString()}`);
+    const id = await zt.users.create(tenant, { name: 'Ada Lovelace', role: 'admin', email: 'ada@example.test', phone: '+44 20 7946 0000' });
+    const back = await zt.users.get(tenant, id);
+    const calls = zt.kmsCalls;
+    return `user ${id.slice(0, 8)}… stored as envelopes only, read back as "${back.name}" (tenant ${tenant.slice(0, 8)}…; HSM wrap ${calls?.wrap ?? '?'}, unwrap ${calls?.unwrap ?? '?'})`;
+  } finally {
+    await zt.close();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -31,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(`lab ${name} is up in ${((Date.now() - started) / 1000).toFixed(0)}s; ${outcomes.length} steps, changed: ${changed.join(', ') || 'none'}`);
       if (command === 'demo' && provision) {
         const tls = await negotiatedTls(ctx.outputsPath, 'app');
+        console.error(`lab ${name}: writing a demo record through the client SDK (PII encrypted in this process)`);
+        const demo = await writeDemoRecord(ctx.outputsPath);
         console.error(`lab ${name}: waiting for a fresh anchor to reach the collector`);
         const anchor = await waitForFreshAnchor(ctx, started);
         console.error(`lab ${name}: running ztmysql prove`);
@@ -40,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
           '',
           `  MySQL         ${ctx.inst.guestAddress}:3306 (${ctx.inst.serverName}), server ${tls.serverVersion}`,
           `  app principal ${tls.user} negotiated ${tls.tlsVersion} with ${tls.cipher} (mutual TLS)`,
+          `  demo record   ${demo}`,
           `  anchor        tree size ${anchor.tree_size}, root ${anchor.root.slice(0, 16)}…, emitted ${anchor.emitted_at}`,
           '',
           ...proof.manifest.controls.map((c) => `  ${c.status.padEnd(8)} ${c.layer.padEnd(9)} ${c.title}`),

@@ -170,11 +170,11 @@ RETURN SUBSTRING_INDEX(USER(), '@', 1)`),
   NOT DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
   COMMENT 'H(k || H(k || msg)), msg = label, tenant, CONNECTION_ID(), USER(), incarnation'
 BEGIN
-  DECLARE v_k VARBINARY(64);
-  SELECT secret INTO v_k FROM zt_secrets WHERE name = 'tenant_ctx';
+  DECLARE v_k VARBINARY(64) DEFAULT (SELECT secret FROM zt_secrets WHERE name = 'tenant_ctx');
+  DECLARE v_inc VARCHAR(80) DEFAULT zt_incarnation();
   IF v_k IS NULL OR LENGTH(v_k) < 32 THEN ${fail('ZT_INTERNAL: tenant context key missing')}; END IF;
   RETURN UNHEX(SHA2(CONCAT(v_k, UNHEX(SHA2(CONCAT(v_k, ${hexLit(CTX_LABEL)},
-    ${uuidFieldSql('p_tenant')}, ${intFieldSql('CONNECTION_ID()')}, ${textFieldSql('USER()')}, ${textFieldSql('zt_incarnation()')}), 256))), 256));
+    ${uuidFieldSql('p_tenant')}, ${intFieldSql('CONNECTION_ID()')}, ${textFieldSql('USER()')}, ${textFieldSql('v_inc')}), 256))), 256));
 END`),
     internal('zt_ctx_tenant', 'the tenant of this connection if the context is genuine and still allowed, else NULL',
       `CREATE DEFINER=${DEFINER} FUNCTION zt_ctx_tenant() RETURNS BINARY(16)

@@ -3,7 +3,7 @@
 // triggers, views and the sealer event are dropped and recreated; stale objects of
 // ours are dropped; grants converge to the desired set.
 import { allRoutines, views } from './api';
-import { auditFunctionsSql, auditTablesSql, auditTriggersSql, protectedTriggerNames, sealerSql, tablesSql, AUDIT_TABLES } from './schema';
+import { auditFunctionsSql, auditTablesSql, auditTriggersSql, fillBootCacheSql, protectedTriggerNames, sealerSql, tablesSql, AUDIT_TABLES } from './schema';
 import { GrantAccount, principalGrantsSql } from './grants';
 import { DEFINER_USER, ident } from './sqlExpr';
 import { TABLE_SPECS } from './tableSpecs';
@@ -43,7 +43,7 @@ export function renderDataPlaneSql(database: string, accounts: readonly GrantAcc
       'DROP PROCEDURE IF EXISTS audit_seal', seal[1] as string,
     ]),
     file('070-views.sql', database, views().map((v) => v.sql)),
-    file('080-sealer.sql', database, [seal[0] as string, 'DROP EVENT IF EXISTS audit_sealer', seal[2] as string]),
+    file('080-sealer.sql', database, [fillBootCacheSql(), seal[0] as string, 'DROP EVENT IF EXISTS audit_sealer', seal[2] as string]),
     file('090-grants.sql', database, principalGrantsSql(database, accounts)),
   ];
 }

@@ -10,6 +10,8 @@ import {
 export const AUDIT_TABLES = ['audit_events', 'audit_seq', 'audit_checkpoints'] as const;
 /** Work queue of events not yet sealed; not part of the evidence (rows are deleted when sealed). */
 export const PENDING_TABLE = 'audit_pending';
+/** Per-boot cache of the server incarnation (MEMORY: emptied by every server start). */
+export const BOOT_TABLE = 'zt_boot';
 export const SEALER_LOCK = 'ztmysql.audit_sealer';
 /** Most events one seal takes; a backlog drains over consecutive runs. */
 export const SEAL_BATCH = 50000;
@@ -79,6 +81,13 @@ export function auditTablesSql(): string[] {
   PRIMARY KEY (name)
 ) ENGINE=InnoDB COMMENT='keys only definer code reads (tenant context MAC key)'`,
     `INSERT IGNORE INTO zt_secrets (name, secret) VALUES ('tenant_ctx', RANDOM_BYTES(32))`,
+    // Not evidence and not secret (server_uuid and boot second); a MEMORY table never
+    // reaches disk, and the engine cannot encrypt, hence ENCRYPTION='N'.
+    `CREATE TABLE IF NOT EXISTS ${BOOT_TABLE} (
+  id TINYINT UNSIGNED NOT NULL,
+  incarnation VARCHAR(80) NOT NULL,
+  PRIMARY KEY (id)
+) ENGINE=MEMORY ENCRYPTION='N' COMMENT='server incarnation of this boot; emptied by every server start'`,
   ];
 }
 
@@ -88,13 +97,25 @@ export function auditFunctionsSql(): string[] {
     // The server incarnation: server_uuid plus the boot time in epoch seconds.
     // UNIX_TIMESTAMP() and Uptime both derive from the statement's start second,
     // so the difference is exactly the server's start second for the whole boot.
-    `CREATE DEFINER=${DEFINER} FUNCTION zt_incarnation() RETURNS VARCHAR(80) CHARSET utf8mb4
+    // Reading performance_schema.session_status materialises every status variable
+    // under a server-wide mutex (milliseconds under 32 writers), so the value is
+    // computed once per boot and cached in the MEMORY table zt_boot, which the
+    // server empties at every start: a cached value can never outlive its boot.
+    `CREATE DEFINER=${DEFINER} FUNCTION zt_incarnation_now() RETURNS VARCHAR(80) CHARSET utf8mb4
   NOT DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
-  COMMENT 'server_uuid:boot_epoch_seconds'
+  COMMENT 'server_uuid:boot_epoch_seconds, computed (uncached)'
 RETURN CONCAT(@@server_uuid, ':', CAST(UNIX_TIMESTAMP() - (SELECT CAST(VARIABLE_VALUE AS UNSIGNED)
   FROM performance_schema.session_status WHERE VARIABLE_NAME = 'Uptime') AS UNSIGNED))`,
+    `CREATE DEFINER=${DEFINER} FUNCTION zt_incarnation() RETURNS VARCHAR(80) CHARSET utf8mb4
+  NOT DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
+  COMMENT 'server_uuid:boot_epoch_seconds (cached per boot in zt_boot)'
+RETURN COALESCE((SELECT b.incarnation FROM ${BOOT_TABLE} b WHERE b.id = 1), zt_incarnation_now())`,
   ];
 }
+
+/** Fills the per-boot incarnation cache if the server has (re)started since it was filled. */
+export const fillBootCacheSql = (): string =>
+  `INSERT IGNORE INTO ${BOOT_TABLE} (id, incarnation) SELECT 1, zt_incarnation_now() FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM ${BOOT_TABLE} WHERE id = 1)`;
 
 const leafSql = (r: string): string => `CONCAT(${hexLit(EVENT_MAGIC)}, ${hexLit(Buffer.from([EVENT_FORMAT_VERSION]))},
       ${textFieldSql(`${r}.table_name`)},
@@ -216,6 +237,7 @@ seal: BEGIN
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = 1;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; DO RELEASE_LOCK(${lit(SEALER_LOCK)}); RESIGNAL; END;
   IF COALESCE(GET_LOCK(${lit(SEALER_LOCK)}, 0), 0) <> 1 THEN LEAVE seal; END IF;
+  ${fillBootCacheSql()};
   SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
   SELECT tree_size, frontier INTO v_n, v_fr FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1 FOR UPDATE;

@@ -1,0 +1,243 @@
+// Drives the streaming verifier from the database, as the auditor principal, inside
+// one READ ONLY consistent snapshot: keyset pages of audit_seq ⋈ audit_events by seq,
+// checkpoints by tree_size (merged in by size), then the unsealed events, the queue,
+// the server identity, the current fingerprint and the current table state.
+import type { Connection as CoreConnection } from 'mysql2';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { LoadedAnchors } from './anchors';
+import { INCLUSION_PROOF_FORMAT, InclusionProofFile, inclusionRanges, proofEventOf, RangeHasher } from './inclusion';
+import { Frontier } from './merkle';
+import type { StoredCheckpoint, StoredEvent } from './verify';
+import { LtHash, STATE_PROCEDURE } from './verifyState';
+import { AnchorPoint, StreamVerifier, VerifyStreamReport } from './verifyStream';
+import { ANCHOR_SNAPSHOT_PROCEDURE } from '../sql/anchorSnapshot';
+
+export interface VerifyOptions {
+  readonly maxUnsealedAgeS: number;
+  readonly maxAnchorAgeS: number;
+  readonly maxAnchorGapS: number;
+  readonly acceptFingerprints?: readonly string[];
+  readonly pageSize?: number;
+  readonly nowMs?: number;
+}
+
+export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
+
+const DT = (col: string, as = col.replace(/^\w+\./, '')): string => `DATE_FORMAT(${col}, '%Y-%m-%d %H:%i:%s.%f') AS ${as}`;
+const BIG = { supportBigNumbers: true, bigNumberStrings: true } as const;
+const buf = (v: unknown): Buffer | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
+const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+
+const EVENT_COLS = `e.event_id, e.format_version, e.table_name, e.action, e.pk_image, e.tenant_id, e.actor, ${DT('e.event_time')},
+  e.incarnation, e.before_image, e.after_image, e.detail, e.leaf_hash`;
+
+function eventOf(r: RowDataPacket): StoredEvent {
+  return {
+    eventId: BigInt(r.event_id as string),
+    formatVersion: Number(r.format_version),
+    tableName: str(r.table_name),
+    action: str(r.action),
+    pkImage: buf(r.pk_image) ?? Buffer.alloc(0),
+    tenantId: buf(r.tenant_id),
+    actor: str(r.actor),
+    eventTime: str(r.event_time),
+    incarnation: str(r.incarnation),
+    beforeImage: buf(r.before_image),
+    afterImage: buf(r.after_image),
+    detail: r.detail === null ? null : str(r.detail),
+    leafHash: buf(r.leaf_hash) ?? Buffer.alloc(0),
+  };
+}
+
+function checkpointOf(r: RowDataPacket): StoredCheckpoint {
+  return {
+    treeSize: BigInt(r.tree_size as string),
+    root: buf(r.root) as Buffer,
+    prevCheckpointHash: buf(r.prev_checkpoint_hash) as Buffer,
+    checkpointHash: buf(r.checkpoint_hash) as Buffer,
+    sealedAt: str(r.sealed_at),
+    incarnation: str(r.incarnation),
+    frontier: buf(r.frontier) as Buffer,
+  };
+}
+
+/** Sequenced leaves (seq > after, seq <= upTo) in keyset pages; event is null when audit_seq names a missing event. */
+export async function* sequencedLeaves(conn: Connection, pageSize = 5000, upTo?: number): AsyncGenerator<{ seq: bigint; event: StoredEvent | null }> {
+  let after = '0';
+  for (;;) {
+    const [rows] = await conn.query<RowDataPacket[]>({
+      sql: `SELECT s.seq AS seq_no, ${EVENT_COLS} FROM audit_seq s LEFT JOIN audit_events e ON e.event_id = s.event_id
+        WHERE s.seq > ?${upTo !== undefined ? ' AND s.seq <= ?' : ''} ORDER BY s.seq LIMIT ${pageSize}`,
+      values: upTo !== undefined ? [after, upTo] : [after], ...BIG,
+    });
+    for (const r of rows) yield { seq: BigInt(r.seq_no as string), event: r.event_id === null ? null : eventOf(r) };
+    if (rows.length < pageSize) return;
+    after = String(rows[rows.length - 1]?.seq_no);
+  }
+}
+
+async function* checkpoints(conn: Connection, pageSize = 1000): AsyncGenerator<StoredCheckpoint> {
+  let after: string | null = null;
+  for (;;) {
+    const [rows]: [RowDataPacket[], unknown] = await conn.query<RowDataPacket[]>({
+      sql: `SELECT tree_size, root, prev_checkpoint_hash, checkpoint_hash, ${DT('sealed_at')}, incarnation, frontier
+        FROM audit_checkpoints ${after === null ? '' : 'WHERE tree_size > ?'} ORDER BY tree_size LIMIT ${pageSize}`,
+      values: after === null ? [] : [after], ...BIG,
+    });
+    for (const r of rows) yield checkpointOf(r);
+    if (rows.length < pageSize) return;
+    after = String(rows[rows.length - 1]?.tree_size);
+  }
+}
+
+async function* unsealedEvents(conn: Connection, pageSize = 5000): AsyncGenerator<{ event: StoredEvent; queued: boolean }> {
+  let after = '0';
+  for (;;) {
+    const [rows] = await conn.query<RowDataPacket[]>({
+      sql: `SELECT ${EVENT_COLS}, p.event_id IS NOT NULL AS queued FROM audit_events e
+        LEFT JOIN audit_seq s ON s.event_id = e.event_id LEFT JOIN audit_pending p ON p.event_id = e.event_id
+        WHERE s.seq IS NULL AND e.event_id > ? ORDER BY e.event_id LIMIT ${pageSize}`,
+      values: [after], ...BIG,
+    });
+    for (const r of rows) yield { event: eventOf(r), queued: Number(r.queued) === 1 };
+    if (rows.length < pageSize) return;
+    after = String(rows[rows.length - 1]?.event_id);
+  }
+}
+
+const sqlError = (e: unknown): string => {
+  const err = e as { code?: string; message?: string };
+  return `${err.code ?? 'error'}: ${err.message ?? String(e)}`;
+};
+
+/** The audit machinery fingerprint now, through the anchor's definer procedure (needs EXECUTE). */
+async function currentFingerprint(conn: Connection, database: string): Promise<{ value?: string; unavailable?: string }> {
+  try {
+    const [res] = await conn.query({ sql: `CALL \`${database}\`.${ANCHOR_SNAPSHOT_PROCEDURE}()`, rowsAsArray: true });
+    const row = (res as unknown as unknown[][][])[0]?.[0];
+    const fp = row ? str(row[6]) : '';
+    return /^[0-9a-f]{64}$/.test(fp) ? { value: fp } : { unavailable: `${ANCHOR_SNAPSHOT_PROCEDURE} returned no fingerprint` };
+  } catch (e) {
+    return { unavailable: `the auditor cannot CALL ${ANCHOR_SNAPSHOT_PROCEDURE} (${sqlError(e)})` };
+  }
+}
+
+/** Per-table state hashes of the current rows, streamed from the definer procedure (needs EXECUTE). */
+async function currentState(conn: Connection, database: string): Promise<{ tables?: Map<string, { hash: LtHash; rows: number }>; unavailable?: string }> {
+  const tables = new Map<string, { hash: LtHash; rows: number }>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const q = (conn as unknown as { connection: CoreConnection }).connection.query(`CALL \`${database}\`.${STATE_PROCEDURE}()`);
+      q.on('result', (row: unknown) => {
+        const r = row as { table_name?: unknown; digest?: unknown };
+        if (r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
+        const name = str(r.table_name);
+        let t = tables.get(name);
+        if (!t) { t = { hash: new LtHash(), rows: 0 }; tables.set(name, t); }
+        t.hash.add(r.digest);
+        t.rows++;
+      });
+      q.on('error', reject);
+      q.on('end', () => resolve());
+    });
+    return { tables };
+  } catch (e) {
+    return { unavailable: `the auditor cannot CALL ${STATE_PROCEDURE} (${sqlError(e)})` };
+  }
+}
+
+async function inSnapshot<T>(conn: Connection, f: () => Promise<T>): Promise<T> {
+  await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+  try {
+    return await f();
+  } finally {
+    await conn.query('COMMIT');
+  }
+}
+
+/** The full verification: DB stream + anchors + state. */
+export async function verifyDeployment(conn: Connection, database: string, loaded: LoadedAnchors, opts: VerifyOptions): Promise<VerifyStreamReport> {
+  const core = new StreamVerifier({
+    anchors: loaded.anchors, nowMs: opts.nowMs ?? Date.now(),
+    maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
+  });
+  for (const p of loaded.problems) core.findings.add(p.code, p.message, p.at);
+  return inSnapshot(conn, async () => {
+    const cps = checkpoints(conn);
+    let next = await cps.next();
+    const feed = async (upTo: bigint): Promise<void> => {
+      while (!next.done && next.value.treeSize <= upTo) {
+        core.checkpoint(next.value);
+        next = await cps.next();
+      }
+    };
+    await feed(0n);
+    for await (const { seq, event } of sequencedLeaves(conn, opts.pageSize)) {
+      await feed(seq);
+      core.leaf(seq, event);
+    }
+    // Checkpoints beyond the leaves: queued, reported as truncation at finish.
+    while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
+    for await (const { event, queued } of unsealedEvents(conn, opts.pageSize)) core.unsealedEvent(event, queued);
+    const [[info]] = await conn.query<RowDataPacket[]>(`SELECT ${DT('NOW(6)', 'now')}, @@server_uuid AS uuid`);
+    const [orphans] = await conn.query<RowDataPacket[]>({
+      sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
+    });
+    const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) - COUNT(DISTINCT event_id) AS d FROM audit_seq');
+    const fingerprint = await currentFingerprint(conn, database);
+    const state = await currentState(conn, database);
+    return core.finish({
+      dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
+      fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: Number(dup?.d ?? 0),
+    });
+  });
+}
+
+export class ProofError extends Error {}
+
+/**
+ * An inclusion proof for one event against the latest anchor covering it: the leaf
+ * index from audit_seq, the audit path hashed range by range while the leaves stream
+ * by, and the root checked against the anchored root before it is handed out.
+ */
+export async function buildInclusionProof(conn: Connection, anchors: readonly AnchorPoint[], eventId: string): Promise<InclusionProofFile> {
+  if (!/^\d+$/.test(eventId)) throw new ProofError(`event id ${JSON.stringify(eventId)} is not a number`);
+  return inSnapshot(conn, async () => {
+    const [rows] = await conn.query<RowDataPacket[]>({
+      sql: `SELECT s.seq AS seq_no, ${EVENT_COLS} FROM audit_events e LEFT JOIN audit_seq s ON s.event_id = e.event_id WHERE e.event_id = ?`,
+      values: [eventId], ...BIG,
+    });
+    const r = rows[0];
+    if (!r) throw new ProofError(`no event ${eventId}`);
+    if (r.seq_no === null) throw new ProofError(`event ${eventId} is not sealed yet`);
+    const seq = Number(r.seq_no);
+    const event = eventOf(r);
+    const anchor = [...anchors].reverse().find((a) => a.treeSize >= seq);
+    if (!anchor) throw new ProofError(`event ${eventId} (seq ${seq}) is not covered by an anchor yet; retry after the next anchor`);
+    const n = anchor.treeSize;
+    const hasher = new RangeHasher(inclusionRanges(seq - 1, n));
+    const frontier = new Frontier();
+    let leaf: Buffer | undefined;
+    for await (const l of sequencedLeaves(conn, 5000, n)) {
+      if (Number(l.seq) !== frontier.size + 1) throw new ProofError(`audit_seq is not contiguous at ${l.seq}; run ztmysql verify`);
+      const h = l.event?.leafHash ?? Buffer.alloc(32);
+      if (Number(l.seq) === seq) leaf = h;
+      hasher.push(frontier.size, h);
+      frontier.append(h);
+    }
+    if (frontier.size !== n || !leaf) throw new ProofError(`the database has ${frontier.size} leaves, the anchor ${n}; run ztmysql verify`);
+    if (!frontier.root().equals(anchor.root)) throw new ProofError(`the database's tree of ${n} leaves does not have the anchored root; run ztmysql verify`);
+    return {
+      format: INCLUSION_PROOF_FORMAT,
+      event_id: eventId,
+      seq,
+      leaf_index: seq - 1,
+      leaf_hash: leaf.toString('hex'),
+      tree_size: n,
+      root: anchor.root.toString('hex'),
+      audit_path: hasher.proof().map((b) => b.toString('hex')),
+      anchor: { emitted_at: anchor.emittedAt, checkpoint_hash: anchor.checkpointHash.toString('hex'), source: anchor.source, line: anchor.line },
+      event: proofEventOf(event),
+    };
+  });
+}
