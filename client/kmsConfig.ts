@@ -9,7 +9,7 @@ import { KeyWrapError } from './errors';
 import { GcpKmsKeyWrapper } from './kms/gcpKms';
 import { KeyDescription, KeyWrapper, WrappedKey, WrapperKind } from './kms/keyWrapper';
 import { Pkcs11KeyWrapper } from './kms/pkcs11';
-import { acquirePkcs11, DEFAULT_SOFTHSM_LIBRARY, findSlotByTokenLabel, login, pkcs11ErrorName, releasePkcs11 } from './kms/pkcs11Module';
+import { acquirePkcs11, DEFAULT_SOFTHSM_LIBRARY, findSlotByTokenLabel, login, pkcs11ErrorName, closeSessionAndRelease } from './kms/pkcs11Module';
 
 export const PIN_ENV = 'ZTMYSQL_PKCS11_PIN';
 
@@ -133,14 +133,7 @@ export function listTokenWrapKeys(libraryPath: string, tokenLabel: string, pin: 
     if (e instanceof KeyWrapError) throw e;
     throw new KeyWrapError('PKCS11_FAILED', `listing token keys failed (${pkcs11ErrorName(e)})`);
   } finally {
-    if (session) {
-      try {
-        p.C_CloseSession(session);
-      } catch {
-        /* nothing to add */
-      }
-    }
-    releasePkcs11(libraryPath);
+    closeSessionAndRelease(p, session, libraryPath);
   }
 }
 

@@ -86,3 +86,15 @@ export function login(p: pkcs11js.PKCS11, session: Buffer, userType: number, pin
     throw new KeyWrapError('PKCS11_LOGIN_FAILED', `PKCS#11 ${who} login failed (${name})`);
   }
 }
+
+/** Closes a session if one was opened, then drops this use of the library (finally blocks). */
+export function closeSessionAndRelease(p: pkcs11js.PKCS11, session: Buffer | undefined, libraryPath: string): void {
+  if (session) {
+    try {
+      p.C_CloseSession(session);
+    } catch {
+      /* nothing to add */
+    }
+  }
+  releasePkcs11(libraryPath);
+}

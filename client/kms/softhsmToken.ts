@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyWrapError } from '../errors';
-import { acquirePkcs11, DEFAULT_SOFTHSM_LIBRARY, findSlotByTokenLabel, login, pkcs11ErrorName, releasePkcs11 } from './pkcs11Module';
+import { acquirePkcs11, DEFAULT_SOFTHSM_LIBRARY, findSlotByTokenLabel, login, pkcs11ErrorName, closeSessionAndRelease } from './pkcs11Module';
 
 export interface SoftHsmTokenOptions {
   /** Directory SoftHSM keeps this token in (created, mode 0700). */
@@ -126,13 +126,6 @@ export async function initSoftHsmToken(opts: SoftHsmTokenOptions): Promise<SoftH
     if (e instanceof KeyWrapError) throw e;
     throw new KeyWrapError('PKCS11_FAILED', `SoftHSM token setup failed (${pkcs11ErrorName(e)})`);
   } finally {
-    if (session) {
-      try {
-        p.C_CloseSession(session);
-      } catch {
-        /* nothing to add */
-      }
-    }
-    releasePkcs11(libraryPath);
+    closeSessionAndRelease(p, session, libraryPath);
   }
 }
