@@ -21,7 +21,7 @@ export interface LoadedAnchors {
 }
 
 /** A shard may be written this long after its newest line was received (clock and I/O slack). */
-export const MODIFIED_SLACK_S = 30;
+export const MODIFIED_SLACK_S = 5;
 
 export async function loadAnchors(source: string, opts: { fileChecks?: boolean } = {}): Promise<LoadedAnchors> {
   const anchors: AnchorPoint[] = [];
@@ -57,7 +57,9 @@ const SHARD = /^(\d\d):00:00_\1:59:59_S(\d+)\.json$/;
 export function fileProblems(files: readonly string[]): AnchorProblem[] {
   const out: AnchorProblem[] = [];
   const byHour = new Map<string, Map<number, string>>();
-  let newest: { file: string; mtime: number } | undefined;
+  // The open shard is the last one by hour and shard number (names sort S10 before S2).
+  const order = (f: string): string => { const m = SHARD.exec(basename(f)); return m ? `${dirname(f)}/${m[1]}/${(m[2] as string).padStart(8, '0')}` : f; };
+  let newest: { file: string; key: string } | undefined;
   for (const f of files) {
     const m = SHARD.exec(basename(f));
     if (!m) continue;
@@ -65,8 +67,7 @@ export function fileProblems(files: readonly string[]): AnchorProblem[] {
     const shards = byHour.get(key) ?? new Map<number, string>();
     shards.set(Number(m[2]), f);
     byHour.set(key, shards);
-    const mtime = statSync(f).mtimeMs;
-    if (!newest || mtime > newest.mtime) newest = { file: f, mtime };
+    if (!newest || order(f) > newest.key) newest = { file: f, key: order(f) };
   }
   for (const [hour, shards] of byHour) {
     const max = Math.max(...shards.keys());

@@ -4,9 +4,10 @@
 import { parseArgs, UsageError } from './args';
 import { proveCommand, PROVE_USAGE } from './prove';
 import { dataCommand, DATA_USAGE } from './data';
-import { verifyCommand } from './verify';
+import { verifyCommand, VERIFY_USAGE } from './verify';
 
 const USAGE = `usage:
+  ${VERIFY_USAGE}
   ${PROVE_USAGE}
   ${DATA_USAGE}`;
 

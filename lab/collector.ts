@@ -2,9 +2,9 @@
 // host side of the lab network that writes anchor lines as LogEntry JSON, in the
 // object layout a sink uses, and makes each closed shard read-only.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ANCHOR_LOG_ID, anchorRecordProblem, AnchorRecord, exportObjectName, LogEntry } from '../audit/anchorRecord';
 
 export interface CollectorOptions {
@@ -30,6 +30,7 @@ export class AnchorCollector {
   private server?: net.Server;
   private shard?: { path: string; hour: string; openedAt: number };
   private timer?: NodeJS.Timeout;
+  private readonly highestShard = new Map<string, number>();
   accepted = 0;
   rejected = 0;
 
@@ -97,12 +98,16 @@ export class AnchorCollector {
     const hour = now.toISOString().slice(0, 13);
     this.closeIfDue(now.getTime(), hour);
     if (!this.shard) {
-      let n = 0;
-      let path: string;
-      do {
-        path = join(this.opts.dir, exportObjectName(ANCHOR_LOG_ID, now, n++));
-      } while (existsSync(path));
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      // Next shard number: one past the highest ever used this hour (kept in memory and
+      // on disk), so a removed shard leaves a hole instead of being silently refilled.
+      const first = join(this.opts.dir, exportObjectName(ANCHOR_LOG_ID, now, 0));
+      const hourDir = dirname(first);
+      mkdirSync(hourDir, { recursive: true, mode: 0o755 });
+      const prefix = basename(first).replace(/S0\.json$/, 'S');
+      const used = readdirSync(hourDir).filter((f) => f.startsWith(prefix)).map((f) => Number(f.slice(prefix.length, -'.json'.length)));
+      const highest = Math.max(-1, this.highestShard.get(hour) ?? -1, ...used.filter(Number.isInteger));
+      this.highestShard.set(hour, highest + 1);
+      const path = join(hourDir, `${prefix}${highest + 1}.json`);
       this.shard = { path, hour, openedAt: now.getTime() };
     }
     return this.shard.path;

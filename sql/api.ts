@@ -3,6 +3,7 @@
 // tenant-scoped views. Everything runs SQL SECURITY DEFINER as the locked definer.
 import { ENVELOPE_MIN, PII_BLOB_MAX, PII_MAX_PLAINTEXT, WRAPPED_DEK_MAX, tableSpec } from './tableSpecs';
 import { DEFINER, hexLit, imageSql, intFieldSql, lit, pkColumns, textFieldSql, uuidFieldSql } from './sqlExpr';
+import { BOOT_TABLE } from './schema';
 
 // ---------------------------------------------------------------- parameters
 
@@ -43,6 +44,69 @@ function localDecl(p: Param): string | undefined {
     case 'amount': return `DECLARE ${local(p)} DECIMAL(19,4)`;
     default: return undefined;
   }
+}
+
+/**
+ * The checks of one parameter as (condition, MESSAGE_TEXT) pairs, in order, plus the
+ * assignments of its typed local. Conditions refer to parameters only (a UUID or an
+ * amount is converted inline), so a procedure evaluates all of them in one CASE.
+ */
+function checks(p: Param, dekParam?: string): { tests: [string, string][]; sets: string[] } {
+  const n = p.name;
+  const tests: [string, string][] = [];
+  const sets: string[] = [];
+  const guard = (cond: string, msg: string): void => { tests.push([p.nullable ? `${n} IS NOT NULL AND (${cond})` : cond, msg]); };
+  if (!p.nullable) tests.push([`${n} IS NULL`, `ZT_NULL: ${n} must not be NULL`]);
+  switch (p.kind) {
+    case 'uuid':
+      // IS_UUID() also takes the 32-digit and braced forms; at 36 characters only
+      // 8-4-4-4-12 remains (the UUID_RE pattern, without a regex compile per call).
+      guard(`CHAR_LENGTH(${n}) <> 36 OR NOT IS_UUID(${n})`, `ZT_BAD_UUID: ${n} is not a UUID (8-4-4-4-12 hex digits)`);
+      sets.push(`${local(p)} = UUID_TO_BIN(${n})`);
+      break;
+    case 'text':
+      guard(`CHAR_LENGTH(${n}) > ${p.max}`, `ZT_TOO_LONG: ${n} exceeds ${p.max} characters`);
+      guard(`${n} NOT REGEXP '${p.pattern}'`, `ZT_BAD_FORMAT: ${n} must be ${p.what}`);
+      break;
+    case 'envelope':
+      guard(`LENGTH(${n}) < ${ENVELOPE_MIN} OR LENGTH(${n}) > ${PII_BLOB_MAX}`, `ZT_BAD_ENVELOPE: ${n} must be an envelope of ${ENVELOPE_MIN}..${PII_BLOB_MAX} bytes`);
+      guard(`SUBSTRING(${n}, 1, 4) <> X'5A540101'`, `ZT_BAD_ENVELOPE: ${n} is not a v1 AES-256-GCM envelope (magic ZT, version 1, alg 1)`);
+      if (dekParam) guard(`SUBSTRING(${n}, 5, 16) <> UUID_TO_BIN(${dekParam})`, `ZT_DEK_MISMATCH: ${n} is not encrypted under ${dekParam}`);
+      break;
+    case 'wrapped':
+      guard(`LENGTH(${n}) < 8 OR LENGTH(${n}) > ${WRAPPED_DEK_MAX}`, `ZT_BAD_WRAPPED_KEY: ${n} must be 8..${WRAPPED_DEK_MAX} bytes`);
+      guard(`SUBSTRING(${n}, 1, 3) <> X'5A5701'`, `ZT_BAD_WRAPPED_KEY: ${n} is not a v1 wrapped key (magic ZW, version 1)`);
+      break;
+    case 'amount':
+      guard(`${n} NOT REGEXP '${AMOUNT_RE}'`, `ZT_BAD_AMOUNT: ${n} must be a decimal 0 < x <= ${MAX_AMOUNT}, at most 4 decimals`);
+      guard(`CAST(${n} AS DECIMAL(19,4)) <= 0`, `ZT_BAD_AMOUNT: ${n} must be greater than zero`);
+      sets.push(`${local(p)} = CAST(${n} AS DECIMAL(19,4))`);
+      break;
+    case 'limit':
+      guard(`${n} < 1 OR ${n} > ${p.max}`, `ZT_BAD_LIMIT: ${n} must be 1..${p.max}`);
+      break;
+  }
+  for (const [, msg] of tests) if (msg.length > 128) throw new Error(`MESSAGE_TEXT over 128 characters: ${msg}`);
+  return { tests, sets };
+}
+
+/**
+ * Validation of all parameters in one statement: the first failing check (in
+ * parameter order, each parameter's checks in order) names the error; then the
+ * typed locals. Same checks and messages as one IF per check, a fraction of the
+ * stored-program steps.
+ */
+function validateAll(params: readonly Param[], dekParam?: string): string[] {
+  const all = params.map((p) => checks(p, dekParam));
+  const tests = all.flatMap((c) => c.tests);
+  const sets = all.flatMap((c) => c.sets);
+  const out: string[] = [];
+  if (tests.length) {
+    out.push(`SET v_err = CASE${tests.map(([cond, msg]) => `\n    WHEN ${cond} THEN ${lit(msg)}`).join('')}\n  END;`);
+    out.push("IF v_err IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_err; END IF;");
+  }
+  if (sets.length) out.push(`SET ${sets.join(', ')};`);
+  return out;
 }
 
 /** Validation of one parameter; SIGNALs before anything is written. */
@@ -109,14 +173,14 @@ interface ProcOptions {
   tx: boolean;
   /** MESSAGE_TEXT for a duplicate key inside the transaction. */
   duplicate?: string;
-  /** The envelope params are checked against this uuid local (p_dek_id). */
-  dekLocal?: string;
+  /** The envelope params are checked against this uuid parameter (p_dek_id). */
+  dekParam?: string;
 }
 
 function procedure(o: ProcOptions): RoutineDef {
   const params = o.params.map((p) => `IN ${p.name} ${paramType(p)}`).join(', ');
   const decls = [
-    ...(o.tenant ? ['DECLARE v_tenant BINARY(16)'] : []),
+    ...(o.tenant ? ['DECLARE v_tenant BINARY(16)', 'DECLARE v_ctx VARBINARY(128)'] : []),
     ...o.params.map(localDecl).filter((d): d is string => !!d),
     ...(o.declare ?? []),
   ];
@@ -128,11 +192,13 @@ function procedure(o: ProcOptions): RoutineDef {
     : [];
   // UUID params first so the envelope checks can compare with the DEK id.
   const ordered = [...o.params.filter((p) => p.kind === 'uuid'), ...o.params.filter((p) => p.kind !== 'uuid')];
+  const validation = validateAll(ordered, o.dekParam);
+  if (validation.length) decls.push('DECLARE v_err VARCHAR(128)');
   const lines = [
     ...decls.map((d) => `  ${d};`),
     ...handlers.map((h) => `  ${h};`),
-    ...(o.tenant ? ['  SET v_tenant = zt_require_tenant();'] : []),
-    ...ordered.flatMap((p) => validate(p, o.dekLocal)).map((l) => `  ${l}`),
+    ...(o.tenant ? ctxTenantSql().map((l) => `  ${l}`) : []),
+    ...validation.map((l) => `  ${l}`),
     ...(o.tx ? ['  COMMIT;', '  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;', '  START TRANSACTION;'] : []),
     ...o.body.map((l) => `  ${l}`),
     ...(o.tx ? ['  COMMIT;'] : []),
@@ -152,6 +218,34 @@ const uuid = (name: string, nullable = false): Param => ({ kind: 'uuid', name, n
 
 const USERS = tableSpec('users');
 const CTX_LABEL = Buffer.from('ztmysql/tenant-ctx/v1', 'ascii');
+
+/** mac = H(k || H(k || label || UUID(tenant) || INT(CONNECTION_ID()) || TEXT(USER()) || TEXT(incarnation))). */
+function ctxMacSql(key: string, tenant: string, incarnation: string): string {
+  return `UNHEX(SHA2(CONCAT(${key}, UNHEX(SHA2(CONCAT(${key}, ${hexLit(CTX_LABEL)},
+    ${uuidFieldSql(tenant)}, ${intFieldSql('CONNECTION_ID()')}, ${textFieldSql('USER()')}, ${textFieldSql(incarnation)}), 256))), 256))`;
+}
+
+/**
+ * The connection's tenant, checked in three statements without stored-function calls
+ * (each costs more than the whole check): @zt_ctx = HEX(tenant || mac) with a genuine
+ * MAC for this connection, principal and incarnation, and the principal still allowed
+ * the tenant; v_tenant is NULL otherwise. The same check as zt_ctx_tenant(), which the
+ * procedures call when this one fails, to name the error.
+ */
+function ctxTenantSql(): string[] {
+  return [
+    'SET v_ctx = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));',
+    // The incarnation comes from the per-boot cache only: in the moment after a start
+    // before the cache is filled, this finds nothing and zt_require_tenant() decides.
+    `SET v_tenant = (SELECT tp.tenant_id FROM zt_secrets s
+    JOIN ${BOOT_TABLE} zb ON zb.id = 1
+    JOIN tenant_principals tp ON tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1)
+    WHERE s.name = 'tenant_ctx' AND LENGTH(s.secret) >= 32 AND LENGTH(v_ctx) = 48
+      AND SUBSTRING(v_ctx, 17, 32) = ${ctxMacSql('s.secret', 'tp.tenant_id', 'zb.incarnation')});`,
+    'IF v_tenant IS NULL THEN SET v_tenant = zt_require_tenant(); END IF;',
+  ];
+}
+
 /** The READ event of one users row: pk image from the row, columns in detail. */
 const readEvent = (columns: string): string =>
   `INSERT INTO audit_events (table_name, action, pk_image, tenant_id, detail)
@@ -173,8 +267,7 @@ BEGIN
   DECLARE v_k VARBINARY(64) DEFAULT (SELECT secret FROM zt_secrets WHERE name = 'tenant_ctx');
   DECLARE v_inc VARCHAR(80) DEFAULT zt_incarnation();
   IF v_k IS NULL OR LENGTH(v_k) < 32 THEN ${fail('ZT_INTERNAL: tenant context key missing')}; END IF;
-  RETURN UNHEX(SHA2(CONCAT(v_k, UNHEX(SHA2(CONCAT(v_k, ${hexLit(CTX_LABEL)},
-    ${uuidFieldSql('p_tenant')}, ${intFieldSql('CONNECTION_ID()')}, ${textFieldSql('USER()')}, ${textFieldSql('v_inc')}), 256))), 256));
+  RETURN ${ctxMacSql('v_k', 'p_tenant', 'v_inc')};
 END`),
     internal('zt_ctx_tenant', 'the tenant of this connection if the context is genuine and still allowed, else NULL',
       `CREATE DEFINER=${DEFINER} FUNCTION zt_ctx_tenant() RETURNS BINARY(16)
@@ -332,11 +425,14 @@ export function apiRoutines(): RoutineDef[] {
       summary: `creates a user; name/email/phone are envelope blobs (<= ${PII_MAX_PLAINTEXT} bytes of plaintext) under p_dek_id`,
       params: [uuid('p_user_id'), ROLE, { kind: 'envelope', name: 'p_name_ct' }, { kind: 'envelope', name: 'p_email_ct' },
         { kind: 'envelope', name: 'p_phone_ct', nullable: true }, uuid('p_dek_id')],
-      dekLocal: 'v_dek_id',
+      dekParam: 'p_dek_id',
       duplicate: 'ZT_DUPLICATE: a user with this id exists',
       body: [
-        `IF NOT EXISTS (SELECT 1 FROM key_vault WHERE tenant_id = v_tenant AND dek_id = v_dek_id) THEN ${fail("ZT_DEK_UNKNOWN: p_dek_id is not a DEK of this tenant")}; END IF;`,
-        'INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id) VALUES (v_tenant, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id);',
+        // One statement: the row is inserted only if the DEK is the tenant's (the
+        // DEK row is share-locked until commit, so it cannot be shredded meanwhile).
+        'INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)',
+        '  SELECT v_tenant, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM key_vault k WHERE k.tenant_id = v_tenant AND k.dek_id = v_dek_id;',
+        `IF ROW_COUNT() = 0 THEN ${fail('ZT_DEK_UNKNOWN: p_dek_id is not a DEK of this tenant')}; END IF;`,
       ],
     }),
     procedure({

@@ -12,6 +12,8 @@ export const AUDIT_TABLES = ['audit_events', 'audit_seq', 'audit_checkpoints'] a
 export const PENDING_TABLE = 'audit_pending';
 /** Per-boot cache of the server incarnation (MEMORY: emptied by every server start). */
 export const BOOT_TABLE = 'zt_boot';
+/** The incarnation as an expression: the per-boot cache, computed only when it is empty. */
+export const INCARNATION_SQL = `COALESCE((SELECT zb.incarnation FROM ${BOOT_TABLE} zb WHERE zb.id = 1), zt_incarnation_now())`;
 export const SEALER_LOCK = 'ztmysql.audit_sealer';
 /** Most events one seal takes; a backlog drains over consecutive runs. */
 export const SEAL_BATCH = 50000;
@@ -109,7 +111,7 @@ RETURN CONCAT(@@server_uuid, ':', CAST(UNIX_TIMESTAMP() - (SELECT CAST(VARIABLE_
     `CREATE DEFINER=${DEFINER} FUNCTION zt_incarnation() RETURNS VARCHAR(80) CHARSET utf8mb4
   NOT DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
   COMMENT 'server_uuid:boot_epoch_seconds (cached per boot in zt_boot)'
-RETURN COALESCE((SELECT b.incarnation FROM ${BOOT_TABLE} b WHERE b.id = 1), zt_incarnation_now())`,
+RETURN ${INCARNATION_SQL}`,
   ];
 }
 
@@ -170,7 +172,7 @@ export function auditTriggersSql(): string[] {
     // forced here, whoever inserts (a trigger, a read procedure, or the owner).
     `CREATE DEFINER=${DEFINER} TRIGGER zt_audit_events_bi BEFORE INSERT ON audit_events FOR EACH ROW
 BEGIN
-  SET NEW.format_version = ${EVENT_FORMAT_VERSION}, NEW.actor = USER(), NEW.event_time = NOW(6), NEW.incarnation = zt_incarnation();
+  SET NEW.format_version = ${EVENT_FORMAT_VERSION}, NEW.actor = USER(), NEW.event_time = NOW(6), NEW.incarnation = ${INCARNATION_SQL};
   SET NEW.leaf_hash = UNHEX(SHA2(CONCAT(X'00', ${leafSql('NEW')}), 256));
 END`,
     `CREATE DEFINER=${DEFINER} TRIGGER zt_audit_events_ai AFTER INSERT ON audit_events FOR EACH ROW
