@@ -20,6 +20,11 @@ export interface AnchorRecord {
   /** SHA-256 over triggers, routines, events, views and grants of the audit machinery. */
   readonly schema_fingerprint: string;
   readonly emitted_at: string;
+  /**
+   * Per-host counter, +1 on every anchor (kept in the service's state directory). A
+   * removed anchor leaves a hole in it, wherever the anchors are stored.
+   */
+  readonly anchor_seq?: number;
 }
 
 /** A Cloud Logging LogEntry as a GCS log sink writes it (one JSON object per line). */
@@ -45,6 +50,7 @@ export function anchorRecordProblem(p: unknown): string | undefined {
   for (const k of ['root', 'checkpoint_hash', 'schema_fingerprint']) {
     if (typeof r[k] !== 'string' || !HEX64.test(r[k] as string)) return `bad ${k}`;
   }
+  if (r.anchor_seq !== undefined && (typeof r.anchor_seq !== 'number' || !Number.isSafeInteger(r.anchor_seq) || r.anchor_seq < 1)) return 'bad anchor_seq';
   for (const k of ['emitted_at']) {
     if (typeof r[k] !== 'string' || Number.isNaN(Date.parse(r[k] as string))) return `bad ${k}`;
   }

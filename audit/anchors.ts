@@ -41,6 +41,8 @@ export async function loadAnchors(source: string, opts: { fileChecks?: boolean }
       serverUuid: r.server_uuid,
       incarnation: String(r.incarnation ?? ''),
       fingerprint: r.schema_fingerprint,
+      anchorSeq: r.anchor_seq,
+      hostname: r.hostname,
       source: src,
       line,
     });

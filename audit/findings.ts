@@ -45,6 +45,7 @@ export const FINDING_CODES = {
   ANCHOR_FORK: 'fork',
   UNSEALED_AGE: 'unsealed-age',
   ANCHOR_GAP: 'anchor-cadence',
+  ANCHOR_SEQ_GAP: 'anchor-file',
   ANCHOR_STALE: 'anchor-stale',
   NO_ANCHORS: 'anchor-stale',
   ANCHOR_MALFORMED: 'anchor-malformed',

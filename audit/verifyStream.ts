@@ -26,6 +26,9 @@ export interface AnchorPoint {
   readonly serverUuid: string;
   readonly incarnation: string;
   readonly fingerprint: string;
+  /** Per-host anchor counter, when the record carries one. */
+  readonly anchorSeq?: number;
+  readonly hostname?: string;
   readonly source: string;
   readonly line: number;
 }
@@ -295,6 +298,10 @@ export class StreamVerifier {
       if (a.treeSize < p.treeSize) this.findings.add('ANCHOR_SHRANK', `anchor ${a.emittedAt} has tree size ${a.treeSize}, the one before ${p.treeSize}: the anchored log shrank`, at);
       else if (a.treeSize === p.treeSize && !a.root.equals(p.root)) this.findings.add('ANCHOR_FORK', `anchors ${p.emittedAt} and ${a.emittedAt} hold different roots for size ${a.treeSize}`, at);
       if (a.fingerprint !== p.fingerprint && !accepted.has(a.fingerprint)) this.findings.add('FINGERPRINT_CHANGED', `the audit machinery fingerprint changed between anchors ${p.emittedAt} and ${a.emittedAt} (${p.fingerprint.slice(0, 16)}… -> ${a.fingerprint.slice(0, 16)}…)`, at);
+      if (a.anchorSeq !== undefined && p.anchorSeq !== undefined && a.hostname === p.hostname && a.anchorSeq !== p.anchorSeq + 1) {
+        const what = a.anchorSeq > p.anchorSeq + 1 ? `${a.anchorSeq - p.anchorSeq - 1} anchor(s) missing` : 'counter went backwards (replayed or reordered anchor)';
+        this.findings.add('ANCHOR_SEQ_GAP', `anchor_seq ${p.anchorSeq} -> ${a.anchorSeq} between ${p.emittedAt} and ${a.emittedAt}: ${what}`, at);
+      }
       if (a.serverUuid !== p.serverUuid) this.findings.add('SERVER_CHANGED', `server_uuid changed between anchors ${p.emittedAt} and ${a.emittedAt} (${p.serverUuid} -> ${a.serverUuid})`, at);
       else if (a.incarnation !== p.incarnation && p.incarnation !== '' && a.incarnation !== '') this.findings.add('INCARNATION_CHANGED', `incarnation changed between anchors ${p.emittedAt} and ${a.emittedAt} (${p.incarnation} -> ${a.incarnation}): the server restarted`, at);
     }

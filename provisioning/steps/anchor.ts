@@ -29,9 +29,13 @@ row=$(mysql --defaults-file=${ANCHOR_CLIENT_CNF} --protocol=socket --batch --ski
   -e "CALL \\\`${database}\\\`.${ANCHOR_PROCEDURE}()")
 IFS=$'\\t' read -r server_uuid incarnation tree_size root checkpoint_hash sealed_at fingerprint <<< "$row"
 [ -n "\${fingerprint:-}" ] || { echo "anchor: no snapshot from ${ANCHOR_PROCEDURE}" >&2; exit 1; }
-printf '{"ztmysql_anchor_version":1,"server_uuid":"%s","incarnation":"%s","hostname":"%s","tree_size":%d,"root":"%s","checkpoint_hash":"%s","sealed_at":"%s","schema_fingerprint":"%s","emitted_at":"%s"}\\n' \\
+# The per-host anchor counter lives in the service's state directory (StateDirectory=).
+seq_file="\${STATE_DIRECTORY:-/var/lib/ztmysql-anchor}/anchor_seq"
+anchor_seq=$(( $(cat "$seq_file" 2>/dev/null || echo 0) + 1 ))
+printf '%d\\n' "$anchor_seq" > "$seq_file.new" && mv -f "$seq_file.new" "$seq_file"
+printf '{"ztmysql_anchor_version":1,"server_uuid":"%s","incarnation":"%s","hostname":"%s","tree_size":%d,"root":"%s","checkpoint_hash":"%s","sealed_at":"%s","schema_fingerprint":"%s","emitted_at":"%s","anchor_seq":%d}\\n' \\
   "$server_uuid" "$incarnation" "$(hostname)" "$tree_size" "$root" "$checkpoint_hash" "$sealed_at" "$fingerprint" \\
-  "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" | logger --tag ${ANCHOR_LOG_ID} --priority local0.notice
+  "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$anchor_seq" | logger --tag ${ANCHOR_LOG_ID} --priority local0.notice
 `;
 }
 
@@ -47,6 +51,8 @@ Type=oneshot
 User=${ANCHOR_USER}
 Group=${ANCHOR_USER}
 ExecStart=${ANCHOR_SCRIPT}
+StateDirectory=ztmysql-anchor
+StateDirectoryMode=0700
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

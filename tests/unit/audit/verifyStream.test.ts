@@ -71,6 +71,17 @@ describe('streaming verifier', () => {
     expect(r).toMatchObject({ ok: true, treeSize: 95, sealedEvents: 95, checkpoints: 11, anchors: { count: 5, matched: 5, consistencyProofs: 3 } });
   });
 
+  test('a hole in the per-host anchor counter is a removed anchor (anchor-file), wherever anchors are stored', () => {
+    const seqs = [1, 2, 3, 5, 6];
+    const anchors = (log: Parameters<typeof synthAnchor>[0]) => [0, 30, 60, 90, 95].map((s, i) =>
+      synthAnchor(log, s, NOW - 300_000 + i * 60_000, { anchorSeq: seqs[i], hostname: 'db1' }));
+    const r = run(95, { anchors });
+    expect(codes(r)).toEqual(['ANCHOR_SEQ_GAP']);
+    expect(r.findings[0].message).toMatch(/anchor_seq 3 -> 5 .*1 anchor\(s\) missing/);
+    const clean = run(95, { anchors: (log) => [0, 30, 60, 90, 95].map((s, i) => synthAnchor(log, s, NOW - 300_000 + i * 60_000, { anchorSeq: i + 1, hostname: 'db1' })) });
+    expect(clean.findings).toEqual([]);
+  });
+
   test('event content changed (leaf kept): forged-event, the tree still matches', () => {
     const r = run(50, { leaves: (l) => l.map((x) => (x.seq === 17n && x.event ? { ...x, event: { ...x.event, actor: 'mallory@x' } } : x)) });
     expect(r.kinds).toEqual(['forged-event']);
