@@ -1,13 +1,7 @@
 // RFC 6962 §2.1 Merkle Tree Hash, audit (inclusion) paths and consistency proofs,
 // plus their verification (the algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2), and
 // the O(log n) "frontier" the sealer keeps per checkpoint.
-import { createHash } from 'node:crypto';
-
-const sha256 = (...parts: Buffer[]): Buffer => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest();
-};
+import { sha256 } from './format';
 
 export const EMPTY_ROOT: Buffer = sha256();
 export const leafHash = (leafData: Buffer): Buffer => sha256(Buffer.from([0x00]), leafData);

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { TABLE_SPECS, TableSpec } from '../sql/tableSpecs';
 import { DEFINER, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
-import { encodeField, textField } from './format';
+import { encodeField, sha256, textField } from './format';
 
 export const STATE_PROCEDURE = 'audit_state_digests';
 const LANES = 1024;
@@ -43,7 +43,7 @@ export class LtHash {
   }
 }
 
-export const imageDigest = (image: Buffer): Buffer => createHash('sha256').update(image).digest();
+export const imageDigest = (image: Buffer): Buffer => sha256(image);
 
 /** Replays events into expected per-table state hashes. */
 export class StateReplay {

@@ -1,0 +1,108 @@
+// Benchmark: `verify` over a large log in the lab's real MySQL against merely
+// streaming the same rows (the same paged query, rows decoded, nothing checked), in
+// one run, plus peak memory. Needs a throwaway lab instance: it loads a synthetic,
+// correctly hashed and sealed log with the audit triggers dropped.
+//
+//   npx tsx audit/bench/verifyScale.ts --lab bench --events 1000000
+//
+// (`lab up --name bench` first; `lab down --name bench` after.)
+import mysql from 'mysql2/promise';
+import { connectionOptions } from '../../client/connection';
+import { loadDeploymentOutputs } from '../../client/deploymentOutputs';
+import { labContext } from '../../lab/lab';
+import { SshSession } from '../ssh';
+import { shq } from '../../provisioning/shell';
+import { synthLog } from './verifySynth';
+import { DEFAULTS, sequencedLeaves, verifyDeployment } from '../verifyDb';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+};
+const lab = arg('lab', 'bench');
+const n = Number(arg('events', '1000000'));
+const batch = Number(arg('batch', '500'));
+const hex = (b: Buffer | null): string => (b === null ? 'NULL' : `0x${b.toString('hex') || '00'}`.replace(/^0x00$/, b && b.length === 0 ? "''" : '0x00'));
+const str = (s: string | null): string => (s === null ? 'NULL' : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+
+async function load(): Promise<void> {
+  const ctx = labContext(lab);
+  const ssh = await SshSession.connect(ctx.target);
+  const sqlRun = async (sql: string): Promise<void> => {
+    const r = await ssh.exec(`sudo -n -- /bin/bash -c ${shq('mysql --no-defaults --protocol=socket -uroot ztmysql')}`, { stdin: sql });
+    if (r.code !== 0) throw new Error(r.stderr);
+  };
+  const started = Date.now();
+  // The synthetic log's leaf hashes are its own: the triggers that would force
+  // actor/time/hash and queue events must not run, so drop them on this instance.
+  await sqlRun(`SET SESSION sql_log_bin = 0;
+    ALTER EVENT audit_sealer DISABLE;
+    DROP TRIGGER IF EXISTS zt_audit_events_bi; DROP TRIGGER IF EXISTS zt_audit_events_ai; DROP TRIGGER IF EXISTS zt_audit_checkpoints_bi;
+    DROP TRIGGER IF EXISTS zt_ao_audit_events_bd; DROP TRIGGER IF EXISTS zt_ao_audit_seq_bd; DROP TRIGGER IF EXISTS zt_ao_audit_checkpoints_bd;
+    SET FOREIGN_KEY_CHECKS = 0; DELETE FROM audit_pending; DELETE FROM audit_seq; DELETE FROM audit_checkpoints; DELETE FROM audit_events;`);
+  const log = synthLog(n, batch);
+  let rows: string[] = [];
+  let seqRows: string[] = [];
+  let sent = 0;
+  const flush = async (): Promise<void> => {
+    if (!rows.length) return;
+    await sqlRun(`SET SESSION sql_log_bin = 0; INSERT INTO audit_events (event_id, format_version, table_name, action, pk_image, tenant_id, actor, event_time, incarnation, before_image, after_image, detail, leaf_hash) VALUES ${rows.join(',')};
+      INSERT INTO audit_seq (seq, event_id) VALUES ${seqRows.join(',')};`);
+    sent += rows.length;
+    rows = [];
+    seqRows = [];
+    if (sent % 100000 === 0) process.stderr.write(`  loaded ${sent} events (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  };
+  for (const { seq, event: e } of log.leaves()) {
+    rows.push(`(${e.eventId},1,${str(e.tableName)},${str(e.action)},${hex(e.pkImage)},${hex(e.tenantId)},${str(e.actor)},${str(e.eventTime)},${str(e.incarnation)},${hex(e.beforeImage)},${hex(e.afterImage)},${str(e.detail)},${hex(e.leafHash)})`);
+    seqRows.push(`(${seq},${e.eventId})`);
+    if (rows.length === 5000) await flush();
+  }
+  await flush();
+  let cps: string[] = [];
+  for (const c of log.checkpoints()) {
+    cps.push(`(${c.treeSize},${hex(c.root)},${hex(c.prevCheckpointHash)},${hex(c.checkpointHash)},${str(c.sealedAt)},${str(c.incarnation)},${hex(c.frontier)})`);
+    if (cps.length === 2000) { await sqlRun(`SET SESSION sql_log_bin = 0; INSERT INTO audit_checkpoints (tree_size, root, prev_checkpoint_hash, checkpoint_hash, sealed_at, incarnation, frontier) VALUES ${cps.join(',')};`); cps = []; }
+  }
+  if (cps.length) await sqlRun(`SET SESSION sql_log_bin = 0; INSERT INTO audit_checkpoints (tree_size, root, prev_checkpoint_hash, checkpoint_hash, sealed_at, incarnation, frontier) VALUES ${cps.join(',')};`);
+  ssh.close();
+  process.stderr.write(`loaded ${n} events and ${Math.ceil(n / batch) + 1} checkpoints in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+async function timeIt<T>(f: () => Promise<T>): Promise<{ ms: number; peakMiB: number; value: T }> {
+  global.gc?.();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed); }, 20);
+  const t0 = process.hrtime.bigint();
+  const value = await f();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  return { ms, peakMiB: (peak - base) / 1048576, value };
+}
+
+async function main(): Promise<void> {
+  if (!process.argv.includes('--no-load')) await load();
+  const outputs = loadDeploymentOutputs(labContext(lab).outputsPath);
+  const conn = await mysql.createConnection(connectionOptions(outputs, 'auditor', { supportBigNumbers: true, bigNumberStrings: true }));
+  try {
+    const stream = await timeIt(async () => {
+      let count = 0;
+      for await (const _ of sequencedLeaves(conn)) count++;
+      return count;
+    });
+    const verify = await timeIt(() => verifyDeployment(conn, outputs.database, { anchors: [], problems: [], objects: 0 }, DEFAULTS));
+    const r = verify.value;
+    console.log(JSON.stringify({
+      events: stream.value, streamSeconds: +(stream.ms / 1000).toFixed(2), verifySeconds: +(verify.ms / 1000).toFixed(2),
+      ratio: +(verify.ms / stream.ms).toFixed(2), streamEventsPerSecond: Math.round(stream.value / (stream.ms / 1000)),
+      verifyEventsPerSecond: Math.round(stream.value / (verify.ms / 1000)), streamPeakHeapMiB: +stream.peakMiB.toFixed(1),
+      verifyPeakHeapMiB: +verify.peakMiB.toFixed(1), treeSize: r.treeSize, findingCodes: [...new Set(r.findings.map((f) => f.code))],
+    }, null, 2));
+  } finally {
+    await conn.end();
+  }
+}
+
+main().catch((e: Error) => { console.error(e.message); process.exitCode = 1; });
