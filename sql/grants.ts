@@ -2,6 +2,8 @@
 // principal may EXECUTE the API and SELECT the tenant views, nothing else; the
 // auditor may SELECT the audit tables, nothing else. The owner is left as the
 // accounts step made it.
+import { ANCHOR_SNAPSHOT_PROCEDURE } from './anchorSnapshot';
+import { STATE_PROCEDURE } from '../audit/verifyState';
 import { allRoutines, views } from './api';
 import { AUDIT_TABLES, PENDING_TABLE } from './schema';
 import { DEFINER, DEFINER_USER, ident } from './sqlExpr';
@@ -17,6 +19,8 @@ const acct = (a: GrantAccount): string => `${q(a.user)}@${q(a.host)}`;
 
 export const APP_PROCEDURES = (): string[] => allRoutines().filter((r) => r.audience === 'app').map((r) => r.name);
 export const APP_VIEWS = (): string[] => views().map((v) => v.name);
+/** Read-only definer procedures the verifier calls: the fingerprint/checkpoint snapshot and the state digests. */
+export const AUDITOR_PROCEDURES: readonly string[] = [ANCHOR_SNAPSHOT_PROCEDURE, STATE_PROCEDURE];
 export const AUDITOR_TABLES: readonly string[] = [...AUDIT_TABLES, PENDING_TABLE];
 
 /**
@@ -51,6 +55,7 @@ export function principalGrantsSql(database: string, accounts: readonly GrantAcc
       for (const v of APP_VIEWS()) out.push(`GRANT SELECT ON ${db}.${ident(v)} TO ${acct(a)}`);
     } else if (a.role === 'auditor') {
       for (const t of AUDITOR_TABLES) out.push(`GRANT SELECT ON ${db}.${ident(t)} TO ${acct(a)}`);
+      for (const p of AUDITOR_PROCEDURES) out.push(`GRANT EXECUTE ON PROCEDURE ${db}.${ident(p)} TO ${acct(a)}`);
     }
   }
   return out;
@@ -80,8 +85,9 @@ export function revokeQuerySql(database: string, accounts: readonly GrantAccount
     `      OR ((User, Host) IN (${pairs('auditor')}) AND Table_name IN (${list(AUDITOR_TABLES)}))));`,
     `SELECT CONCAT('REVOKE IF EXISTS EXECUTE, ALTER ROUTINE, GRANT OPTION ON ', Routine_type, ' \`', REPLACE(Db, '\`', '\`\`'), '\`.\`', REPLACE(Routine_name, '\`', '\`\`'), '\` FROM ', ${who}, ';')`,
     `  FROM mysql.procs_priv WHERE (User, Host) IN ${all} AND NOT (`,
-    `    Db = ${q(database)} AND Routine_type = 'PROCEDURE' AND Proc_priv = 'Execute'`,
-    `    AND (User, Host) IN (${pairs('app')}) AND Routine_name IN (${list(APP_PROCEDURES())}));`,
+    `    Db = ${q(database)} AND Routine_type = 'PROCEDURE' AND Proc_priv = 'Execute' AND (`,
+    `      ((User, Host) IN (${pairs('app')}) AND Routine_name IN (${list(APP_PROCEDURES())}))`,
+    `      OR ((User, Host) IN (${pairs('auditor')}) AND Routine_name IN (${list(AUDITOR_PROCEDURES)}))));`,
     '',
   ].join('\n');
 }

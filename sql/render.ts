@@ -2,6 +2,8 @@
 // root over the local socket). Tables are CREATE ... IF NOT EXISTS; routines,
 // triggers, views and the sealer event are dropped and recreated; stale objects of
 // ours are dropped; grants converge to the desired set.
+import { anchorSnapshotSql } from './anchorSnapshot';
+import { stateProcedureSql } from '../audit/verifyState';
 import { allRoutines, views } from './api';
 import { auditFunctionsSql, auditTablesSql, auditTriggersSql, fillBootCacheSql, protectedTriggerNames, sealerSql, tablesSql, AUDIT_TABLES } from './schema';
 import { GrantAccount, principalGrantsSql } from './grants';
@@ -44,6 +46,9 @@ export function renderDataPlaneSql(database: string, accounts: readonly GrantAcc
     ]),
     file('070-views.sql', database, views().map((v) => v.sql)),
     file('080-sealer.sql', database, [fillBootCacheSql(), seal[0] as string, 'DROP EVENT IF EXISTS audit_sealer', seal[2] as string]),
+    // Read-only definer procedures for the anchor service and the auditor's verifier:
+    // the audit machinery fingerprint with the latest checkpoint, and per-row state digests.
+    { name: '085-audit-readers.sql', sql: [`USE ${ident(database)};`, anchorSnapshotSql(database), stateProcedureSql(database)].join('\n') },
     file('090-grants.sql', database, principalGrantsSql(database, accounts)),
   ];
 }

@@ -6,15 +6,15 @@
 import { ValidSettings } from '../settings';
 import { Step, StepBuilder } from '../step';
 import { ANCHOR_LOG_ID } from '../../audit/anchorRecord';
-import { anchorSnapshotSql, ANCHOR_SNAPSHOT_PROCEDURE } from '../../sql/anchorSnapshot';
+import { ANCHOR_SNAPSHOT_PROCEDURE } from '../../sql/anchorSnapshot';
 
 export const ANCHOR_USER = 'ztmysql-anchor';
 export const ANCHOR_DB_USER = 'ztmysql_anchor';
 export const ANCHOR_SCRIPT = '/usr/local/lib/ztmysql/anchor.sh';
 export const ANCHOR_LOG_FILE = '/var/log/ztmysql/anchor.log';
 export const ANCHOR_CLIENT_CNF = '/etc/ztmysql/anchor-client.cnf';
+/** Installed by the dataplane step (sql/anchorSnapshot.ts); the anchor account may only EXECUTE it. */
 export const ANCHOR_PROCEDURE = ANCHOR_SNAPSHOT_PROCEDURE;
-const SNAPSHOT_STATE = '/var/lib/ztmysql/anchor-snapshot.sha256';
 
 export interface AnchorForward {
   readonly host: string;
@@ -128,7 +128,6 @@ export function anchorStep(s: ValidSettings, forward?: AnchorForward): Step {
   const timer = b.inline('anchor.timer', units.timer);
   const rsyslog = b.inline('rsyslog.conf', renderRsyslogRule(forward));
   const ops = b.inline('ops-agent.yaml', renderOpsAgentConfig());
-  const snapshotSql = b.inline('snapshot.sql', anchorSnapshotSql(s.database));
   b.add(
     `id ${ANCHOR_USER} >/dev/null 2>&1 || { useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${ANCHOR_USER}; zt_changed "created user ${ANCHOR_USER}"; }`,
     `zt_dir /usr/local/lib/ztmysql root root 0755`,
@@ -148,14 +147,6 @@ export function anchorStep(s: ValidSettings, forward?: AnchorForward): Step {
     `fi`,
     `zt_mode ${ANCHOR_CLIENT_CNF} ${ANCHOR_USER} ${ANCHOR_USER} 0400`,
     `[ -n "$(zt_sql -e "SELECT 1 FROM mysql.user WHERE user='ztmysql_definer' AND host='localhost'")" ] || zt_fail "the definer account is missing (the dataplane step must run first)"`,
-    // Re-created only when its SQL changed or it is missing, so other steps' schema digests stay put.
-    `zt_snap=$(sha256sum < ${snapshotSql} | cut -c1-64)`,
-    `zt_has=$(zt_sql -e "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema='${s.database}' AND routine_name='${ANCHOR_PROCEDURE}'")`,
-    `if [ "$zt_has" != 1 ] || [ "$(cat ${SNAPSHOT_STATE} 2>/dev/null)" != "$zt_snap" ]; then`,
-    `  zt_sql < ${snapshotSql} 2>"$ZT_IN/err" || zt_fail "anchor snapshot procedure: $(head -c 300 "$ZT_IN/err")"`,
-    `  printf '%s' "$zt_snap" > ${SNAPSHOT_STATE}`,
-    `  zt_changed "procedure ${ANCHOR_PROCEDURE} installed"`,
-    `fi`,
     `if zt_sql -e "SELECT 1 FROM information_schema.routines WHERE routine_schema='${s.database}' AND routine_name='${ANCHOR_PROCEDURE}'" | grep -q 1; then`,
     `  zt_g1=$(zt_sql -e "SHOW GRANTS FOR '${ANCHOR_DB_USER}'@'localhost'" | sha256sum)`,
     `  zt_sql -e "GRANT EXECUTE ON PROCEDURE \\\`${s.database}\\\`.${ANCHOR_PROCEDURE} TO '${ANCHOR_DB_USER}'@'localhost'"`,

@@ -3,7 +3,7 @@
 // desired set; the definer is locked and holds no global privilege.
 import { createReadStream } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { APP_PROCEDURES, APP_VIEWS, AUDITOR_TABLES } from '../../sql/grants';
+import { APP_PROCEDURES, APP_VIEWS, AUDITOR_PROCEDURES, AUDITOR_TABLES } from '../../sql/grants';
 import { connectAs, expectSqlError, rootSql, testOutputs } from './support/testLab';
 
 type Case = [label: string, sql: string, code: string];
@@ -84,10 +84,11 @@ describe('grants are exactly the desired set', () => {
     expect(rows.sort()).toEqual(expected.sort());
   });
 
-  test('auditor: USAGE and SELECT on the audit tables', async () => {
+  test('auditor: USAGE, SELECT on the audit tables, EXECUTE on the two read-only verifier procedures', async () => {
     const rows = (await rootSql(`SHOW GRANTS FOR 'auditor'@'${host()}';`)).map((r) => r[0] as string);
     const expected = [`GRANT USAGE ON *.* TO \`auditor\`@\`${host()}\``,
-      ...AUDITOR_TABLES.map((t) => `GRANT SELECT ON \`ztmysql\`.\`${t}\` TO \`auditor\`@\`${host()}\``)];
+      ...AUDITOR_TABLES.map((t) => `GRANT SELECT ON \`ztmysql\`.\`${t}\` TO \`auditor\`@\`${host()}\``),
+      ...AUDITOR_PROCEDURES.map((p) => `GRANT EXECUTE ON PROCEDURE \`ztmysql\`.\`${p}\` TO \`auditor\`@\`${host()}\``)];
     expect(rows.sort()).toEqual(expected.sort());
   });
 
