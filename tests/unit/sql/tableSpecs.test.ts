@@ -71,10 +71,13 @@ describe('procedure API and grants', () => {
     }
   });
 
-  test('the app gets EXECUTE on app/security procedures and SELECT on views only; the auditor SELECT on audit tables only', () => {
+  test('the app gets EXECUTE on app/security procedures and SELECT on views only; the auditor SELECT on audit tables and EXECUTE on the two verifier procedures only', () => {
     const grants = principalGrantsSql('ztmysql', [{ user: 'app', host: '10.0.0.1', role: 'app' }, { user: 'auditor', host: '10.0.0.1', role: 'auditor' }]);
     for (const g of grants.filter((x) => x.includes("'app'@"))) expect(g).toMatch(/^GRANT (EXECUTE ON PROCEDURE `ztmysql`\.`(app|security)_\w+`|SELECT ON `ztmysql`\.`v_\w+`) TO /);
-    for (const g of grants.filter((x) => x.includes("'auditor'@"))) expect(g).toMatch(/^GRANT SELECT ON `ztmysql`\.`audit_(events|seq|checkpoints|pending)` TO /);
+    for (const g of grants.filter((x) => x.includes("'auditor'@"))) {
+      expect(g).toMatch(/^GRANT (SELECT ON `ztmysql`\.`audit_(events|seq|checkpoints|pending)`|EXECUTE ON PROCEDURE `ztmysql`\.`audit_(anchor_snapshot|state_digests)`) TO /);
+    }
+    expect(grants.filter((x) => x.includes("'auditor'@") && x.includes('EXECUTE'))).toHaveLength(2);
     expect(grants.some((g) => /admin_|zt_/.test(g))).toBe(false);
     expect(revokeQuerySql('ztmysql', [{ user: 'app', host: '10.0.0.1', role: 'app' }])).toContain('REVOKE IF EXISTS');
   });
