@@ -23,45 +23,8 @@ export interface VerifyOptions {
 
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
 
-const DT = (col: string, as = col.replace(/^\w+\./, '')): string => `DATE_FORMAT(${col}, '%Y-%m-%d %H:%i:%s.%f') AS ${as}`;
-const BIG = { supportBigNumbers: true, bigNumberStrings: true } as const;
-const buf = (v: unknown): Buffer | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
-const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, str } from './auditRows';
 
-const EVENT_COLS = `e.event_id, e.format_version, e.table_name, e.action, e.pk_image, e.tenant_id, e.actor, ${DT('e.event_time')},
-  e.incarnation, e.before_image, e.after_image, e.detail, e.leaf_hash`;
-
-function eventOf(r: RowDataPacket): StoredEvent {
-  return {
-    eventId: BigInt(r.event_id as string),
-    formatVersion: Number(r.format_version),
-    tableName: str(r.table_name),
-    action: str(r.action),
-    pkImage: buf(r.pk_image) ?? Buffer.alloc(0),
-    tenantId: buf(r.tenant_id),
-    actor: str(r.actor),
-    eventTime: str(r.event_time),
-    incarnation: str(r.incarnation),
-    beforeImage: buf(r.before_image),
-    afterImage: buf(r.after_image),
-    detail: r.detail === null ? null : str(r.detail),
-    leafHash: buf(r.leaf_hash) ?? Buffer.alloc(0),
-  };
-}
-
-function checkpointOf(r: RowDataPacket): StoredCheckpoint {
-  return {
-    treeSize: BigInt(r.tree_size as string),
-    root: buf(r.root) as Buffer,
-    prevCheckpointHash: buf(r.prev_checkpoint_hash) as Buffer,
-    checkpointHash: buf(r.checkpoint_hash) as Buffer,
-    sealedAt: str(r.sealed_at),
-    incarnation: str(r.incarnation),
-    frontier: buf(r.frontier) as Buffer,
-  };
-}
-
-/** Sequenced leaves (seq > after, seq <= upTo) in keyset pages; event is null when audit_seq names a missing event. */
 export async function* sequencedLeaves(conn: Connection, pageSize = 5000, upTo?: number): AsyncGenerator<{ seq: bigint; event: StoredEvent | null }> {
   let after = '0';
   for (;;) {
