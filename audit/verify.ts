@@ -4,7 +4,7 @@
 // RFC 6962 tree leaf by leaf and compares every checkpoint's root, frontier and
 // chained checkpoint hash. Anchors (WORM) come later.
 import {
-  checkpointHash, decodeImage, eventLeafHash, EventRow, GENESIS_PREV,
+  checkpointHash, CheckpointRow, decodeImage, eventLeafHash, EventRow, GENESIS_PREV,
 } from './format';
 import { Frontier } from './merkle';
 
@@ -18,13 +18,7 @@ export interface StoredSeq {
   readonly eventId: bigint;
 }
 
-export interface StoredCheckpoint {
-  readonly treeSize: bigint;
-  readonly root: Buffer;
-  readonly prevCheckpointHash: Buffer;
-  readonly checkpointHash: Buffer;
-  readonly sealedAt: string;
-  readonly incarnation: string;
+export interface StoredCheckpoint extends CheckpointRow {
   readonly frontier: Buffer;
 }
 

@@ -22,19 +22,10 @@ export class TenantSessions {
   /** Run `fn` on a pooled connection bound to `tenantId`; the binding never outlives the call. */
   async run<T>(tenantId: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const tenant = requireUuid(tenantId, 'tenant id');
-    let conn: PoolConnection;
-    try {
-      conn = await this.pool.getConnection();
-    } catch (e) {
-      throw toZtError(e);
-    }
-    this.stats.runs++;
-    try {
+    return this.runUnbound(async (conn) => {
       await setTenant(conn, tenant);
-      return await fn(conn);
-    } finally {
-      await this.giveBack(conn);
-    }
+      return fn(conn);
+    });
   }
 
   /** Run `fn` on a pooled connection without a tenant (e.g. the owner's admin calls). */
