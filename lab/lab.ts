@@ -125,7 +125,7 @@ export async function labUp(name = 'main', opts: UpOptions = {}): Promise<UpResu
   const rootfs = ensureRootfs();
   mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
   const key = ensureDeployKey(join(inst.dir, 'ssh'));
-  claimInstance(inst);
+  await claimInstance(inst);
   say(`lab ${name}: network namespace ${inst.netns}, host ${inst.guestAddress}`);
   createNetwork(inst);
   await startCollector(inst);
@@ -179,13 +179,21 @@ export function writeOutputs(ctx: LabContext): DeploymentOutputs {
 const CLAIM_DIR = '/run/ztmysql';
 const claimFile = (inst: LabInstance): string => join(CLAIM_DIR, `${inst.name}.owner`);
 
-function claimInstance(inst: LabInstance): void {
+async function claimInstance(inst: LabInstance): Promise<void> {
   mkdirSync(CLAIM_DIR, { recursive: true, mode: 0o700 });
   const file = claimFile(inst);
   if (existsSync(file)) {
     const owner = readFileSync(file, 'utf8').trim();
     if (owner !== inst.dir && netnsExists(inst)) {
-      throw new Error(`lab instance "${inst.name}" is already up from ${owner}; run "lab down --name ${inst.name}" there first, or pick another --name`);
+      const previous: LabInstance = { ...inst, dir: owner };
+      if (strayNspawns(previous).length > 0) {
+        throw new Error(`lab instance "${inst.name}" is already up from ${owner}; run "lab down --name ${inst.name}" there first, or pick another --name`);
+      }
+      // Its container is gone (a killed session): clear what it left behind, then take over.
+      log(`lab ${inst.name}: clearing a stale instance left by ${owner}`);
+      await stopCollector(previous);
+      unmountOverlay(previous);
+      removeNetwork(inst);
     }
   }
   writeFileSync(file, `${inst.dir}\n`);
