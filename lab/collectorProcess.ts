@@ -1,8 +1,9 @@
 // Starts and stops the lab's anchor collector as a background process of the host
 // (it must outlive `lab up`, and `lab down` must leave nothing running).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { LabInstance, projectRoot } from './instance';
 import { sleep } from './exec';
 
@@ -18,23 +19,27 @@ function pidFile(inst: LabInstance): string {
   return join(inst.dir, 'collector.pid');
 }
 
+/** The running collector of this instance: found by its command line, so a lost pid file does not hide it. */
 export function collectorPid(inst: LabInstance): number | undefined {
-  if (!existsSync(pidFile(inst))) return undefined;
-  const pid = Number(readFileSync(pidFile(inst), 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('collectorMain') ? pid : undefined;
-  } catch {
-    return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('collectorMain.ts')) && argv.includes(anchorsDir(inst))) return Number(entry);
+    } catch { /* exited */ }
   }
+  return undefined;
 }
 
 export async function startCollector(inst: LabInstance): Promise<void> {
   if (collectorPid(inst)) return;
   mkdirSync(anchorsDir(inst), { recursive: true, mode: 0o755 });
   const out = openSync(join(inst.dir, 'collector.log'), 'a', 0o600);
-  const tsx = join(projectRoot(), 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [join(__dirname, 'collectorMain.ts'), anchorsDir(inst), inst.hostAddress, String(COLLECTOR_PORT),
+  // node itself with tsx's hooks (not the tsx launcher), so the pid we keep is the
+  // collector's own and a signal to it cannot leave an orphan behind.
+  const tsxDist = join(projectRoot(), 'node_modules', 'tsx', 'dist');
+  const child = spawn(process.execPath, ['--require', join(tsxDist, 'preflight.cjs'), '--import', pathToFileURL(join(tsxDist, 'loader.mjs')).href,
+    join(__dirname, 'collectorMain.ts'), anchorsDir(inst), inst.hostAddress, String(COLLECTOR_PORT),
     String(LAB_BATCH_SECONDS), 'ztmysql-lab', inst.machine], { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
