@@ -185,13 +185,8 @@ export interface EncryptedUserInput {
   readonly dekId: string;
 }
 
-export interface EncryptedUserRow {
-  readonly userId: string;
-  readonly role: string;
-  readonly nameCt: Buffer;
-  readonly emailCt: Buffer;
-  readonly phoneCt: Buffer | null;
-  readonly dekId: string;
+/** A stored user: what was written, plus when. */
+export interface EncryptedUserRow extends EncryptedUserInput {
   readonly createdAt: Date;
 }
 
