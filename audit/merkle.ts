@@ -5,7 +5,15 @@ import { sha256 } from './format';
 
 export const EMPTY_ROOT: Buffer = sha256();
 export const leafHash = (leafData: Buffer): Buffer => sha256(Buffer.from([0x00]), leafData);
-export const nodeHash = (left: Buffer, right: Buffer): Buffer => sha256(Buffer.from([0x01]), left, right);
+// One reused 65-byte input: node hashes are the bulk of a stream's hashing.
+const nodeInput = Buffer.alloc(65);
+export const nodeHash = (left: Buffer, right: Buffer): Buffer => {
+  if (left.length !== 32 || right.length !== 32) return sha256(Buffer.from([0x01]), left, right);
+  nodeInput[0] = 0x01;
+  left.copy(nodeInput, 1);
+  right.copy(nodeInput, 33);
+  return sha256(nodeInput);
+};
 
 /** Largest power of two strictly smaller than n (n >= 2). */
 function splitPoint(n: number): number {

@@ -8,8 +8,9 @@ import type { LoadedAnchors } from './anchors';
 import { INCLUSION_PROOF_FORMAT, InclusionProofFile, inclusionRanges, proofEventOf, RangeHasher } from './inclusion';
 import { Frontier } from './merkle';
 import type { StoredCheckpoint, StoredEvent } from './verify';
-import { LtHash, STATE_PROCEDURE } from './verifyState';
+import { STATE_PROCEDURE } from './verifyState';
 import { AnchorPoint, StreamVerifier, VerifyStreamReport } from './verifyStream';
+import { EventCheckSink, InlineEventChecks, WorkerEventChecks } from './eventCheckSink';
 import { ANCHOR_SNAPSHOT_PROCEDURE } from '../sql/anchorSnapshot';
 
 export interface VerifyOptions {
@@ -19,23 +20,49 @@ export interface VerifyOptions {
   readonly acceptFingerprints?: readonly string[];
   readonly pageSize?: number;
   readonly nowMs?: number;
+  /** Run the leaf/image/state checks in a worker thread (default true). */
+  readonly checkThread?: boolean;
 }
 
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
 
-import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, str } from './auditRows';
+import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, RAW_EVENT_COLS, rawEventOf, str } from './auditRows';
+import type { RawEvent } from './eventChecks';
 
-export async function* sequencedLeaves(conn: Connection, pageSize = 5000, upTo?: number): AsyncGenerator<{ seq: bigint; event: StoredEvent | null }> {
-  let after = '0';
+/** Keyset pages of `SELECT seq, <cols> … ORDER BY seq`, the next page asked for before this one is handed out. */
+async function* seqPages<R>(conn: Connection, cols: string, pageSize: number, opts: { upTo?: number; rowsAsArray?: boolean } = {}): AsyncGenerator<R[]> {
+  const { upTo, rowsAsArray = false } = opts;
+  const page = (after: string): Promise<R[]> => conn.query<RowDataPacket[]>({
+    sql: `SELECT s.seq AS seq_no, ${cols} FROM audit_seq s LEFT JOIN audit_events e ON e.event_id = s.event_id
+      WHERE s.seq > ?${upTo !== undefined ? ' AND s.seq <= ?' : ''} ORDER BY s.seq LIMIT ${pageSize}`,
+    values: upTo !== undefined ? [after, upTo] : [after], rowsAsArray, ...BIG,
+  }).then(([rows]) => rows as unknown as R[]);
+  // The server reads and sends the next page while the caller works through this one.
+  let next = page('0');
   for (;;) {
-    const [rows] = await conn.query<RowDataPacket[]>({
-      sql: `SELECT s.seq AS seq_no, ${EVENT_COLS} FROM audit_seq s LEFT JOIN audit_events e ON e.event_id = s.event_id
-        WHERE s.seq > ?${upTo !== undefined ? ' AND s.seq <= ?' : ''} ORDER BY s.seq LIMIT ${pageSize}`,
-      values: upTo !== undefined ? [after, upTo] : [after], ...BIG,
-    });
+    const rows = await next;
+    const full = rows.length === pageSize;
+    if (full) {
+      const last = rows[rows.length - 1] as unknown;
+      next = page(String(Array.isArray(last) ? last[0] : (last as RowDataPacket).seq_no));
+      next.catch(() => undefined); // seen by the await above, or irrelevant once the caller stopped
+    }
+    yield rows;
+    if (!full) return;
+  }
+}
+
+/** Sequenced leaves (seq > 0, seq <= upTo) with their events decoded; event is null when audit_seq names a missing event. */
+export async function* sequencedLeaves(conn: Connection, pageSize = 5000, upTo?: number): AsyncGenerator<{ seq: bigint; event: StoredEvent | null }> {
+  for await (const rows of seqPages<RowDataPacket>(conn, EVENT_COLS, pageSize, { upTo })) {
     for (const r of rows) yield { seq: BigInt(r.seq_no as string), event: r.event_id === null ? null : eventOf(r) };
-    if (rows.length < pageSize) return;
-    after = String(rows[rows.length - 1]?.seq_no);
+  }
+}
+
+/** The same leaves with the event fields as raw bytes (what the verifier packs and hashes). */
+export async function* sequencedRawLeaves(conn: Connection, pageSize = 5000): AsyncGenerator<{ seq: bigint; event: RawEvent | null }> {
+  for await (const rows of seqPages<unknown[]>(conn, RAW_EVENT_COLS, pageSize, { rowsAsArray: true })) {
+    for (const r of rows) yield { seq: BigInt(r[0] as string), event: r[1] === null ? null : rawEventOf(r) };
   }
 }
 
@@ -53,8 +80,8 @@ async function* checkpoints(conn: Connection, pageSize = 1000): AsyncGenerator<S
   }
 }
 
-async function* unsealedEvents(conn: Connection, pageSize = 5000): AsyncGenerator<{ event: StoredEvent; queued: boolean }> {
-  let after = '0';
+async function* unsealedEvents(conn: Connection, pageSize = 5000, from = '0'): AsyncGenerator<{ event: StoredEvent; queued: boolean }> {
+  let after = from;
   for (;;) {
     const [rows] = await conn.query<RowDataPacket[]>({
       sql: `SELECT ${EVENT_COLS}, p.event_id IS NOT NULL AS queued FROM audit_events e
@@ -85,25 +112,27 @@ async function currentFingerprint(conn: Connection, database: string): Promise<{
   }
 }
 
-/** Per-table state hashes of the current rows, streamed from the definer procedure (needs EXECUTE). */
-async function currentState(conn: Connection, database: string): Promise<{ tables?: Map<string, { hash: LtHash; rows: number }>; unavailable?: string }> {
-  const tables = new Map<string, { hash: LtHash; rows: number }>();
+/** Streams the digest of every current protected row into the core (needs EXECUTE on the definer procedure). */
+async function currentState(conn: Connection, database: string, core: StreamVerifier, checks: EventCheckSink): Promise<{ complete?: boolean; unavailable?: string }> {
   try {
     await new Promise<void>((resolve, reject) => {
-      const q = (conn as unknown as { connection: CoreConnection }).connection.query(`CALL \`${database}\`.${STATE_PROCEDURE}()`);
+      const raw = (conn as unknown as { connection: CoreConnection }).connection;
+      const q = raw.query(`CALL \`${database}\`.${STATE_PROCEDURE}()`);
+      let n = 0;
       q.on('result', (row: unknown) => {
         const r = row as { table_name?: unknown; digest?: unknown };
         if (r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
-        const name = str(r.table_name);
-        let t = tables.get(name);
-        if (!t) { t = { hash: new LtHash(), rows: 0 }; tables.set(name, t); }
-        t.hash.add(r.digest);
-        t.rows++;
+        core.stateRow(str(r.table_name), r.digest);
+        if ((++n & 1023) === 0) {
+          // Backpressure: stop reading while the checks thread has enough queued.
+          raw.pause();
+          checks.ready().then(() => raw.resume(), reject);
+        }
       });
       q.on('error', reject);
       q.on('end', () => resolve());
     });
-    return { tables };
+    return { complete: true };
   } catch (e) {
     return { unavailable: `the auditor cannot CALL ${STATE_PROCEDURE} (${sqlError(e)})` };
   }
@@ -120,40 +149,74 @@ async function inSnapshot<T>(conn: Connection, f: () => Promise<T>): Promise<T> 
 
 /** The full verification: DB stream + anchors + state. */
 export async function verifyDeployment(conn: Connection, database: string, loaded: LoadedAnchors, opts: VerifyOptions): Promise<VerifyStreamReport> {
-  const core = new StreamVerifier({
-    anchors: loaded.anchors, nowMs: opts.nowMs ?? Date.now(),
-    maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
-  });
-  for (const p of loaded.problems) core.findings.add(p.code, p.message, p.at);
-  return inSnapshot(conn, async () => {
-    const cps = checkpoints(conn);
-    let next = await cps.next();
-    const feed = async (upTo: bigint): Promise<void> => {
-      while (!next.done && next.value.treeSize <= upTo) {
-        core.checkpoint(next.value);
-        next = await cps.next();
+  const checks: EventCheckSink = opts.checkThread === false ? new InlineEventChecks() : new WorkerEventChecks();
+  try {
+    const core = new StreamVerifier({
+      anchors: loaded.anchors, nowMs: opts.nowMs ?? Date.now(), checks,
+      maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
+    });
+    for (const p of loaded.problems) core.findings.add(p.code, p.message, p.at);
+    return await inSnapshot(conn, async () => {
+      const cps = checkpoints(conn);
+      let next = await cps.next();
+      const feed = async (upTo: bigint): Promise<void> => {
+        while (!next.done && next.value.treeSize <= upTo) {
+          core.checkpoint(next.value);
+          next = await cps.next();
+        }
+      };
+      await feed(0n);
+      let n = 0;
+      let sealed = 0;
+      let maxSealed = 0n;
+      for await (const { seq, event } of sequencedRawLeaves(conn, opts.pageSize)) {
+        await feed(seq);
+        core.leaf(seq, event);
+        if (event) {
+          sealed++;
+          if (event.eventId > maxSealed) maxSealed = event.eventId;
+        }
+        if ((++n & 1023) === 0) {
+          await checks.ready();
+          // A macrotask turn lets the socket be read, so the server keeps sending the
+          // prefetched page instead of stalling on a full buffer while this one is checked.
+          await new Promise(setImmediate);
+        }
       }
-    };
-    await feed(0n);
-    for await (const { seq, event } of sequencedLeaves(conn, opts.pageSize)) {
-      await feed(seq);
-      core.leaf(seq, event);
-    }
-    // Checkpoints beyond the leaves: queued, reported as truncation at finish.
-    while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
-    for await (const { event, queued } of unsealedEvents(conn, opts.pageSize)) core.unsealedEvent(event, queued);
-    const [[info]] = await conn.query<RowDataPacket[]>(`SELECT ${DT('NOW(6)', 'now')}, @@server_uuid AS uuid`);
-    const [orphans] = await conn.query<RowDataPacket[]>({
-      sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
+      // Checkpoints beyond the leaves: queued, reported as truncation at finish.
+      while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
+      const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) - COUNT(DISTINCT event_id) AS d FROM audit_seq');
+      // Unsealed events: normally only the newest, above every sealed event_id, which a
+      // range read finds. Any other (an event skipped by the sealer, or inserted with an
+      // old id) makes the count of events up to that id exceed the sealed ones, and
+      // then every event is anti-joined with audit_seq (three times the server work).
+      // With no duplicate seq, `sealed` distinct ids up to maxSealed that number
+      // maxSealed are exactly 1..maxSealed: no room for another event, nothing to count.
+      const noDuplicates = Number(dup?.d ?? 0) === 0;
+      let onlyTail = noDuplicates && BigInt(sealed) === maxSealed;
+      if (noDuplicates && !onlyTail) {
+        const [[upTo]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT COUNT(*) AS n FROM audit_events WHERE event_id <= ?', values: [String(maxSealed)], ...BIG });
+        onlyTail = Number(upTo?.n ?? -1) === sealed;
+      }
+      for await (const { event, queued } of unsealedEvents(conn, opts.pageSize, onlyTail ? String(maxSealed) : '0')) {
+        core.unsealedEvent(event, queued);
+        if ((++n & 1023) === 0) await checks.ready();
+      }
+      const [[info]] = await conn.query<RowDataPacket[]>(`SELECT ${DT('NOW(6)', 'now')}, @@server_uuid AS uuid`);
+      const [orphans] = await conn.query<RowDataPacket[]>({
+        sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
+      });
+      const fingerprint = await currentFingerprint(conn, database);
+      const state = await currentState(conn, database, core, checks);
+      await checks.settle();
+      return core.finish({
+        dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
+        fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: Number(dup?.d ?? 0),
+      });
     });
-    const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) - COUNT(DISTINCT event_id) AS d FROM audit_seq');
-    const fingerprint = await currentFingerprint(conn, database);
-    const state = await currentState(conn, database);
-    return core.finish({
-      dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
-      fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: Number(dup?.d ?? 0),
-    });
-  });
+  } finally {
+    checks.close();
+  }
 }
 
 export class ProofError extends Error {}

@@ -1,74 +1,63 @@
 // State reconciliation: the current rows of every protected table must be exactly what
-// replaying the audited changes gives. Both sides are folded into a homomorphic set
-// hash per table (LtHash16, Lewi et al. 2019: 1024 lanes of 16 bits, element expanded
-// with SHAKE256), so the verifier keeps O(1) memory however many rows or events:
+// replaying the audited changes gives. Both sides are folded, per table, into a keyed
+// multiset hash (audit/multisetHash.ts) under one key drawn for this run, so the
+// verifier keeps O(1) memory however many rows or events:
 //   expected = Σ after-images − Σ before-images   (INSERT/UPDATE/DELETE events)
 //   actual   = Σ current rows                      (digests from a definer procedure)
 // Each element is SHA-256 of the row image in the audit encoding
 // (docs/audit-log-format.md), so the auditor never sees a column value, only digests.
-import { createHash } from 'node:crypto';
 import { TABLE_SPECS, TableSpec } from '../sql/tableSpecs';
 import { DEFINER, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
-import { encodeField, sha256, textField } from './format';
+import { encodeField, sha256, sha256Latin1, textField } from './format';
+import { MultisetHash, MultisetHashKey } from './multisetHash';
 
 export const STATE_PROCEDURE = 'audit_state_digests';
-const LANES = 1024;
-
-export class LtHash {
-  readonly lanes = new Uint16Array(LANES);
-
-  private static expand(element: Buffer): Uint16Array {
-    const x = createHash('shake256', { outputLength: LANES * 2 }).update(element).digest();
-    return new Uint16Array(x.buffer, x.byteOffset, LANES);
-  }
-
-  add(element: Buffer): void {
-    const e = LtHash.expand(element);
-    for (let i = 0; i < LANES; i++) this.lanes[i] = (this.lanes[i]! + e[i]!) & 0xffff;
-  }
-
-  remove(element: Buffer): void {
-    const e = LtHash.expand(element);
-    for (let i = 0; i < LANES; i++) this.lanes[i] = (this.lanes[i]! - e[i]!) & 0xffff;
-  }
-
-  equals(o: LtHash): boolean {
-    for (let i = 0; i < LANES; i++) if (this.lanes[i] !== o.lanes[i]) return false;
-    return true;
-  }
-
-  /** A short printable digest of the state. */
-  digest(): string {
-    return createHash('sha256').update(Buffer.from(this.lanes.buffer)).digest('hex').slice(0, 16);
-  }
-}
 
 export const imageDigest = (image: Buffer): Buffer => sha256(image);
 
-/** Replays events into expected per-table state hashes. */
+export interface TableState {
+  readonly table: string;
+  readonly expectedRows: number;
+  readonly actualRows: number;
+  readonly equal: boolean;
+}
+
+/** Expected (replayed) and actual (current rows) multiset hashes per protected table. */
 export class StateReplay {
-  readonly expected = new Map<string, { hash: LtHash; rows: number }>();
-  private readonly protectedTables = new Set(TABLE_SPECS.map((t) => t.name));
+  private readonly key: MultisetHashKey;
+  private readonly sides = new Map<string, { expected: MultisetHash; actual: MultisetHash }>();
 
-  private table(name: string): { hash: LtHash; rows: number } {
-    let t = this.expected.get(name);
-    if (!t) { t = { hash: new LtHash(), rows: 0 }; this.expected.set(name, t); }
-    return t;
+  constructor(key?: Buffer) {
+    this.key = new MultisetHashKey(key);
+    for (const t of TABLE_SPECS) this.sides.set(t.name, { expected: this.key.create(), actual: this.key.create() });
   }
 
+  /** An audit event: its before-image leaves the expected state, its after-image enters it. */
   event(tableName: string, action: string, before: Buffer | null, after: Buffer | null): void {
-    if (action === 'READ' || !this.protectedTables.has(tableName)) return;
-    const t = this.table(tableName);
-    if (before) { t.hash.remove(imageDigest(before)); t.rows--; }
-    if (after) { t.hash.add(imageDigest(after)); t.rows++; }
+    this.eventDigests(tableName, action, before && sha256Latin1(before), after && sha256Latin1(after));
   }
 
-  tables(): string[] {
-    return TABLE_SPECS.map((t) => t.name);
+  /** The same with the images' SHA-256 already taken (latin1 strings, the verifier's hot path). */
+  eventDigests(tableName: string, action: string, before: string | null, after: string | null): void {
+    if (action === 'READ') return;
+    const t = this.sides.get(tableName);
+    if (!t) return;
+    if (before !== null) t.expected.pushLatin1(before, -1);
+    if (after !== null) t.expected.pushLatin1(after, 1);
   }
 
-  expectedOf(name: string): { hash: LtHash; rows: number } {
-    return this.table(name);
+  /** A current row of a protected table, as SHA-256 of its image. False for a table that is not protected. */
+  actualRow(tableName: string, digest: Buffer): boolean {
+    const t = this.sides.get(tableName);
+    if (!t) return false;
+    t.actual.add(digest);
+    return true;
+  }
+
+  compare(): TableState[] {
+    return [...this.sides].map(([table, s]) => ({
+      table, expectedRows: s.expected.count, actualRows: s.actual.count, equal: s.expected.equals(s.actual),
+    }));
   }
 }
 

@@ -9,11 +9,12 @@
 // (the old-tree nodes are its perfect subtrees) and the ranges [a, b) ⊂ [m, n) hashed
 // while the leaves between m and n go by (audit/inclusion.ts), then checked with the
 // RFC 9162 algorithm against the two anchored roots.
-import { checkpointHash, decodeImage, eventLeafHash, GENESIS_PREV } from './format';
+import { checkpointHash, GENESIS_PREV } from './format';
+import { EventCheckSink, InlineEventChecks } from './eventCheckSink';
+import type { CheckedEvent } from './eventChecks';
 import { Findings, Finding, FindingKind } from './findings';
 import { consistencyRanges, RangeHasher } from './inclusion';
 import { Frontier, verifyConsistency } from './merkle';
-import { LtHash, StateReplay } from './verifyState';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 
 /** One anchor, compact (the anchors are held in memory: one per minute). */
@@ -43,6 +44,8 @@ export interface StreamOptions {
   /** Fingerprints the auditor has approved: a change to one of them is not a finding. */
   readonly acceptFingerprints?: readonly string[];
   readonly maxFindingsPerCode?: number;
+  /** Where the order-free event checks run (default: inline, in this thread). */
+  readonly checks?: EventCheckSink;
 }
 
 export interface FinishInput {
@@ -53,8 +56,8 @@ export interface FinishInput {
   readonly serverUuid?: string;
   /** The current audit machinery fingerprint, or why it could not be read. */
   readonly fingerprint?: { readonly value?: string; readonly unavailable?: string };
-  /** Current per-table state hashes, or why they could not be read. */
-  readonly state?: { readonly tables?: ReadonlyMap<string, { hash: LtHash; rows: number }>; readonly unavailable?: string };
+  /** Whether every current row was fed through stateRow(), or why the rows could not be read. */
+  readonly state?: { readonly complete?: boolean; readonly unavailable?: string };
   /** audit_pending rows whose event is gone. */
   readonly pendingOrphans?: readonly string[];
   /** COUNT(*) - COUNT(DISTINCT event_id) of audit_seq. */
@@ -103,7 +106,7 @@ const MAX_GAP_FILL = 1_000_000;
 export class StreamVerifier {
   readonly findings: Findings;
   private readonly frontier = new Frontier();
-  private readonly state = new StateReplay();
+  private readonly checks: EventCheckSink;
   private readonly anchorsAt = new Map<number, AnchorPoint[]>();
   private readonly pairsFrom = new Map<number, Pair[]>();
   private readonly pairsTo = new Map<number, Pair[]>();
@@ -123,6 +126,7 @@ export class StreamVerifier {
 
   constructor(private readonly opts: StreamOptions) {
     this.findings = new Findings(opts.maxFindingsPerCode ?? 20);
+    this.checks = opts.checks ?? new InlineEventChecks(opts.maxFindingsPerCode ?? 20);
     for (const a of opts.anchors) {
       const l = this.anchorsAt.get(a.treeSize) ?? [];
       l.push(a);
@@ -141,6 +145,11 @@ export class StreamVerifier {
     }
   }
 
+  /** A current row of a protected table (SHA-256 of its audit image), for state reconciliation. */
+  stateRow(tableName: string, digest: Buffer): void {
+    this.checks.stateRow(tableName, digest);
+  }
+
   get size(): number {
     return this.frontier.size;
   }
@@ -151,7 +160,7 @@ export class StreamVerifier {
   }
 
   /** The next sequenced leaf: seq and its event (null when audit_seq names a missing event). */
-  leaf(seq: bigint, ev: StoredEvent | null): void {
+  leaf(seq: bigint, ev: CheckedEvent | null): void {
     const expected = this.lastSeq + 1n;
     if (seq !== expected) {
       this.findings.add('SEQ_GAP', seq > expected ? `seq ${expected}..${seq - 1n} missing` : `seq ${seq} after ${this.lastSeq}`, { seq: String(seq) });
@@ -178,26 +187,16 @@ export class StreamVerifier {
   }
 
   /** An event without a seq (queued: it is in audit_pending). */
-  unsealedEvent(ev: StoredEvent, queued: boolean): void {
+  unsealedEvent(ev: CheckedEvent, queued: boolean): void {
     this.unsealed++;
     this.checkEvent(ev);
     if (!queued) this.findings.add('UNQUEUED_EVENT', `event ${ev.eventId} has no seq and is not queued for sealing: it was not inserted through the audit trigger path`, { event: String(ev.eventId) });
     if (this.oldestUnsealed === undefined || ev.eventTime < this.oldestUnsealed) this.oldestUnsealed = ev.eventTime;
   }
 
-  private checkEvent(ev: StoredEvent): void {
-    try {
-      const computed = eventLeafHash(ev);
-      decodeImage(ev.pkImage);
-      if (ev.beforeImage) decodeImage(ev.beforeImage);
-      if (ev.afterImage) decodeImage(ev.afterImage);
-      if (!computed.equals(ev.leafHash)) {
-        this.findings.add('LEAF_MISMATCH', `event ${ev.eventId}: the row content hashes to ${hex(computed)}, the stored leaf is ${hex(ev.leafHash)}`, { event: String(ev.eventId) });
-      }
-    } catch (e) {
-      this.findings.add('MALFORMED_EVENT', `event ${ev.eventId}: ${(e as Error).message}`, { event: String(ev.eventId) });
-    }
-    this.state.event(ev.tableName, ev.action, ev.beforeImage, ev.afterImage);
+  /** Leaf hash, image shapes and state replay: order-free, so they may run in another thread. */
+  private checkEvent(ev: CheckedEvent): void {
+    this.checks.event(ev);
   }
 
   private append(leaf: Buffer): void {
@@ -330,18 +329,16 @@ export class StreamVerifier {
       const age = (dtMs(input.dbNow) - dtMs(this.oldestUnsealed)) / 1000;
       if (age > input.maxUnsealedAgeS) this.findings.add('UNSEALED_AGE', `${this.unsealed} event(s) without a seq, the oldest from ${this.oldestUnsealed} (${age.toFixed(1)} s old, bound ${input.maxUnsealedAgeS} s): the sealer is not running`);
     }
+    const checked = this.checks.result();
+    this.findings.absorb(checked.findings, checked.counts);
     let stateCoverage: string;
-    if (input.state?.tables) {
-      const mismatched: string[] = [];
-      for (const t of this.state.tables()) {
-        const exp = this.state.expectedOf(t);
-        const act = input.state.tables.get(t) ?? { hash: new LtHash(), rows: 0 };
-        if (!exp.hash.equals(act.hash)) {
-          mismatched.push(t);
-          this.findings.add('STATE_MISMATCH', `table ${t}: ${act.rows} rows whose content is not what the audited changes give (${exp.rows} rows expected, state ${act.hash.digest()} != replayed ${exp.hash.digest()}): a change was made without its audit event`, { table: t });
-        }
+    if (input.state?.complete) {
+      const tables = checked.tables;
+      const mismatched = tables.filter((t) => !t.equal);
+      for (const t of mismatched) {
+        this.findings.add('STATE_MISMATCH', `table ${t.table}: ${t.actualRows} rows whose content is not what the audited changes give (${t.expectedRows} rows expected): a change was made without its audit event`, { table: t.table });
       }
-      stateCoverage = `checked ${this.state.tables().length} tables${mismatched.length ? `, ${mismatched.length} differ` : ''}`;
+      stateCoverage = `checked ${tables.length} tables${mismatched.length ? `, ${mismatched.length} differ` : ''}`;
     } else {
       stateCoverage = `not run: ${input.state?.unavailable ?? 'no state source'}`;
     }

@@ -2,7 +2,7 @@
 // procedure API the app principal may EXECUTE, the owner's admin procedures and the
 // tenant-scoped views. Everything runs SQL SECURITY DEFINER as the locked definer.
 import { ENVELOPE_MIN, PII_BLOB_MAX, PII_MAX_PLAINTEXT, WRAPPED_DEK_MAX, tableSpec } from './tableSpecs';
-import { DEFINER, hexLit, imageSql, intFieldSql, lit, pkColumns, textFieldSql, uuidFieldSql } from './sqlExpr';
+import { compactIntArgs, compactTextArgs, compactUuidArgs, DEFINER, hexLit, imageSql, lit, pkColumns } from './sqlExpr';
 import { BOOT_TABLE } from './schema';
 
 // ---------------------------------------------------------------- parameters
@@ -96,14 +96,16 @@ function checks(p: Param, dekParam?: string): { tests: [string, string][]; sets:
  * typed locals. Same checks and messages as one IF per check, a fraction of the
  * stored-program steps.
  */
-function validateAll(params: readonly Param[], dekParam?: string): string[] {
+function validateAll(params: readonly Param[], dekParam?: string, tenantFirst = false): string[] {
   const all = params.map((p) => checks(p, dekParam));
   const tests = all.flatMap((c) => c.tests);
   const sets = all.flatMap((c) => c.sets);
   const out: string[] = [];
   if (tests.length) {
     out.push(`SET v_err = CASE${tests.map(([cond, msg]) => `\n    WHEN ${cond} THEN ${lit(msg)}`).join('')}\n  END;`);
-    out.push("IF v_err IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_err; END IF;");
+    // When the tenant is checked later (in the DML), a missing tenant still wins over a bad parameter.
+    const tenantCheck = tenantFirst ? 'SET v_tenant = zt_require_tenant(); ' : '';
+    out.push(`IF v_err IS NOT NULL THEN ${tenantCheck}SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_err; END IF;`);
   }
   if (sets.length) out.push(`SET ${sets.join(', ')};`);
   return out;
@@ -165,8 +167,13 @@ interface ProcOptions {
   params: Param[];
   /** Extra DECLAREs. */
   declare?: string[];
-  /** Needs the connection's tenant in v_tenant (ZT_NO_TENANT otherwise). */
-  tenant: boolean;
+  /**
+   * Needs the connection's tenant: true checks it first into v_tenant (ZT_NO_TENANT
+   * otherwise); 'dml' leaves the check to the body's one statement (ctxFromSql()),
+   * which must fall back to zt_require_tenant() when it touches no row. A bad
+   * parameter still reports ZT_NO_TENANT first when the context is missing.
+   */
+  tenant: boolean | 'dml';
   /** Statements after validation; run inside one transaction when `tx`. */
   body: string[];
   /** Owns a transaction (write or read-event procedures). */
@@ -192,13 +199,14 @@ function procedure(o: ProcOptions): RoutineDef {
     : [];
   // UUID params first so the envelope checks can compare with the DEK id.
   const ordered = [...o.params.filter((p) => p.kind === 'uuid'), ...o.params.filter((p) => p.kind !== 'uuid')];
-  const validation = validateAll(ordered, o.dekParam);
+  const validation = validateAll(ordered, o.dekParam, o.tenant === 'dml');
   if (validation.length) decls.push('DECLARE v_err VARCHAR(128)');
   const lines = [
     ...decls.map((d) => `  ${d};`),
     ...handlers.map((h) => `  ${h};`),
-    ...(o.tenant ? ctxTenantSql().map((l) => `  ${l}`) : []),
+    ...(o.tenant === true ? ctxTenantSql().map((l) => `  ${l}`) : []),
     ...validation.map((l) => `  ${l}`),
+    ...(o.tenant === 'dml' ? ['  SET v_ctx = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));'] : []),
     ...(o.tx ? ['  COMMIT;', '  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;', '  START TRANSACTION;'] : []),
     ...o.body.map((l) => `  ${l}`),
     ...(o.tx ? ['  COMMIT;'] : []),
@@ -219,10 +227,13 @@ const uuid = (name: string, nullable = false): Param => ({ kind: 'uuid', name, n
 const USERS = tableSpec('users');
 const CTX_LABEL = Buffer.from('ztmysql/tenant-ctx/v1', 'ascii');
 
-/** mac = H(k || H(k || label || UUID(tenant) || INT(CONNECTION_ID()) || TEXT(USER()) || TEXT(incarnation))). */
+/**
+ * mac = H(k || H(k || label || UUID(tenant) || INT(CONNECTION_ID()) || TEXT(USER()) || TEXT(incarnation))).
+ * tenant is a BINARY(16); a NULL tenant or incarnation gives a NULL mac, which matches nothing.
+ */
 function ctxMacSql(key: string, tenant: string, incarnation: string): string {
   return `UNHEX(SHA2(CONCAT(${key}, UNHEX(SHA2(CONCAT(${key}, ${hexLit(CTX_LABEL)},
-    ${uuidFieldSql(tenant)}, ${intFieldSql('CONNECTION_ID()')}, ${textFieldSql('USER()')}, ${textFieldSql(incarnation)}), 256))), 256))`;
+    ${compactUuidArgs(tenant, false)}, ${compactIntArgs('CONNECTION_ID()', false)}, ${compactTextArgs('USER()', false)}, ${compactTextArgs(incarnation, false)}), 256))), 256))`;
 }
 
 /**
@@ -235,15 +246,24 @@ function ctxMacSql(key: string, tenant: string, incarnation: string): string {
 function ctxTenantSql(): string[] {
   return [
     'SET v_ctx = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));',
-    // The incarnation comes from the per-boot cache only: in the moment after a start
-    // before the cache is filled, this finds nothing and zt_require_tenant() decides.
-    `SET v_tenant = (SELECT tp.tenant_id FROM zt_secrets s
-    JOIN ${BOOT_TABLE} zb ON zb.id = 1
-    JOIN tenant_principals tp ON tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1)
-    WHERE s.name = 'tenant_ctx' AND LENGTH(s.secret) >= 32 AND LENGTH(v_ctx) = 48
-      AND SUBSTRING(v_ctx, 17, 32) = ${ctxMacSql('s.secret', 'tp.tenant_id', 'zb.incarnation')});`,
+    `SET v_tenant = (SELECT tp.tenant_id ${ctxFromSql()});`,
     'IF v_tenant IS NULL THEN SET v_tenant = zt_require_tenant(); END IF;',
   ];
+}
+
+/**
+ * FROM ... WHERE of the context check over v_ctx: one row, tp.tenant_id, when the
+ * context is genuine and still allowed; none otherwise. Further tables may be joined
+ * between (extraJoins). The incarnation comes from the per-boot cache only: in the
+ * moment after a start before the cache is filled, this finds nothing and
+ * zt_require_tenant() decides.
+ */
+function ctxFromSql(extraJoins = ''): string {
+  return `FROM zt_secrets s
+    JOIN ${BOOT_TABLE} zb ON zb.id = 1
+    JOIN tenant_principals tp ON tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1)${extraJoins}
+    WHERE s.name = 'tenant_ctx' AND LENGTH(s.secret) >= 32 AND LENGTH(v_ctx) = 48
+      AND SUBSTRING(v_ctx, 17, 32) = ${ctxMacSql('s.secret', 'tp.tenant_id', 'zb.incarnation')}`;
 }
 
 /** The READ event of one users row: pk image from the row, columns in detail. */
@@ -421,18 +441,27 @@ export function apiRoutines(): RoutineDef[] {
     }),
     // ---------------- users
     procedure({
-      name: 'app_create_user_encrypted', audience: 'app', tenant: true, tx: true,
+      name: 'app_create_user_encrypted', audience: 'app', tenant: 'dml', tx: true,
       summary: `creates a user; name/email/phone are envelope blobs (<= ${PII_MAX_PLAINTEXT} bytes of plaintext) under p_dek_id`,
       params: [uuid('p_user_id'), ROLE, { kind: 'envelope', name: 'p_name_ct' }, { kind: 'envelope', name: 'p_email_ct' },
         { kind: 'envelope', name: 'p_phone_ct', nullable: true }, uuid('p_dek_id')],
       dekParam: 'p_dek_id',
       duplicate: 'ZT_DUPLICATE: a user with this id exists',
       body: [
-        // One statement: the row is inserted only if the DEK is the tenant's (the
-        // DEK row is share-locked until commit, so it cannot be shredded meanwhile).
+        // The hot path is one statement: the row is inserted only if the context is
+        // genuine and the DEK is the tenant's (the context, principal and DEK rows are
+        // share-locked until commit: the DEK cannot be shredded, nor the principal
+        // withdrawn, meanwhile). No row: the slow path names the error (or, just after
+        // a server start, finds the tenant without the per-boot cache and inserts).
         'INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)',
-        '  SELECT v_tenant, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM key_vault k WHERE k.tenant_id = v_tenant AND k.dek_id = v_dek_id;',
-        `IF ROW_COUNT() = 0 THEN ${fail('ZT_DEK_UNKNOWN: p_dek_id is not a DEK of this tenant')}; END IF;`,
+        `  SELECT tp.tenant_id, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, k.dek_id ${ctxFromSql(
+          '\n    JOIN key_vault k ON k.tenant_id = tp.tenant_id AND k.dek_id = v_dek_id')};`,
+        'IF ROW_COUNT() = 0 THEN',
+        '  SET v_tenant = zt_require_tenant();',
+        '  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)',
+        '    SELECT v_tenant, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM key_vault k WHERE k.tenant_id = v_tenant AND k.dek_id = v_dek_id;',
+        `  IF ROW_COUNT() = 0 THEN ${fail('ZT_DEK_UNKNOWN: p_dek_id is not a DEK of this tenant')}; END IF;`,
+        'END IF;',
       ],
     }),
     procedure({

@@ -4,7 +4,8 @@
 import { CHECKPOINT_MAGIC, CHECKPOINT_FORMAT_VERSION, EVENT_FORMAT_VERSION, EVENT_MAGIC } from '../audit/format';
 import { ColumnSpec, TABLE_SPECS, TableSpec } from './tableSpecs';
 import {
-  bytesFieldSql, datetimeFieldSql, DEFINER, hexLit, ident, imageSql, lit, pkColumns, textFieldSql, uuidFieldSql,
+  compactBytesArgs, compactDatetimeArgs, compactTextArgs, compactUuidArgs, datetimeFieldSql, DEFINER, hexLit, ident, imageSql, lit,
+  pkColumns, textFieldSql,
 } from './sqlExpr';
 
 export const AUDIT_TABLES = ['audit_events', 'audit_seq', 'audit_checkpoints'] as const;
@@ -119,17 +120,18 @@ RETURN ${INCARNATION_SQL}`,
 export const fillBootCacheSql = (): string =>
   `INSERT IGNORE INTO ${BOOT_TABLE} (id, incarnation) SELECT 1, zt_incarnation_now() FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM ${BOOT_TABLE} WHERE id = 1)`;
 
+// Nullability as audit_events declares it: a NULL in a NOT NULL column fails the insert whatever the hash.
 const leafSql = (r: string): string => `CONCAT(${hexLit(EVENT_MAGIC)}, ${hexLit(Buffer.from([EVENT_FORMAT_VERSION]))},
-      ${textFieldSql(`${r}.table_name`)},
-      ${textFieldSql(`${r}.action`)},
-      ${bytesFieldSql(`${r}.pk_image`)},
-      ${uuidFieldSql(`${r}.tenant_id`)},
-      ${textFieldSql(`${r}.actor`)},
-      ${datetimeFieldSql(`${r}.event_time`)},
-      ${textFieldSql(`${r}.incarnation`)},
-      ${bytesFieldSql(`${r}.before_image`)},
-      ${bytesFieldSql(`${r}.after_image`)},
-      ${textFieldSql(`${r}.detail`)})`;
+      ${compactTextArgs(`${r}.table_name`, false)},
+      ${compactTextArgs(`${r}.action`, false)},
+      ${compactBytesArgs(`${r}.pk_image`, false)},
+      ${compactUuidArgs(`${r}.tenant_id`, true)},
+      ${compactTextArgs(`${r}.actor`, false)},
+      ${compactDatetimeArgs(`${r}.event_time`, false)},
+      ${compactTextArgs(`${r}.incarnation`, false)},
+      ${compactBytesArgs(`${r}.before_image`, true)},
+      ${compactBytesArgs(`${r}.after_image`, true)},
+      ${compactTextArgs(`${r}.detail`, true)})`;
 
 /** SQL computing checkpoint_hash over NEW.* of audit_checkpoints. */
 const checkpointHashSql = (r: string): string => `UNHEX(SHA2(CONCAT(${hexLit(CHECKPOINT_MAGIC)}, ${hexLit(Buffer.from([CHECKPOINT_FORMAT_VERSION]))},

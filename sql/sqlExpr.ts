@@ -39,9 +39,53 @@ export function valueFieldSql(c: ColumnSpec, ref: string): string {
   return fieldSql(k.type, ref, k.bytes(ref));
 }
 
+// Compact forms of the same bytes for the per-write triggers. A stored program
+// re-binds and evaluates every node of its expressions on each execution, so the
+// fewer nodes the cheaper: a value that cannot be NULL needs no IF, and a value of
+// fixed length has a constant length prefix, folded into the type byte's literal.
+
+/** Byte length of a non-NULL value of this column's audit encoding, when it is fixed. */
+function fixedLength(c: ColumnSpec): number | undefined {
+  if (c.audit === 'digest') return 32;
+  if (c.audit === 'uuid' && c.sqlType === 'BINARY(16)') return 16;
+  if (c.audit === 'datetime' && c.sqlType === 'DATETIME(6)') return 26; // 'YYYY-MM-DD HH:MM:SS.ffffff'
+  return undefined;
+}
+
+/** type || u32be(n) as one literal. */
+const headerLit = (type: number, n: number): string => {
+  const b = Buffer.alloc(5);
+  b[0] = type;
+  b.writeUInt32BE(n, 1);
+  return hexLit(b);
+};
+
+/**
+ * One field as CONCAT arguments (comma-separated), same bytes as fieldSql(): no NULL
+ * branch when the value cannot be NULL (a NOT NULL column: a NULL there fails the
+ * write anyway), a constant header when the length is fixed.
+ */
+export function compactFieldArgs(type: number, value: string, bytes: string, nullable: boolean, fixed?: number): string {
+  const args = fixed === undefined ? `${hexLit(Buffer.from([type]))}, ${u32Sql(`LENGTH(${bytes})`)}, ${bytes}` : `${headerLit(type, fixed)}, ${bytes}`;
+  return nullable ? `IF(${value} IS NULL, X'0000000000', CONCAT(${args}))` : args;
+}
+
+export function compactValueFieldArgs(c: ColumnSpec, ref: string): string {
+  const k = KIND[c.audit];
+  return compactFieldArgs(k.type, ref, k.bytes(ref), c.nullable, fixedLength(c));
+}
+
+export const compactTextArgs = (v: string, nullable: boolean): string => compactFieldArgs(FieldType.TEXT, v, KIND.text.bytes(v), nullable);
+export const compactBytesArgs = (v: string, nullable: boolean): string => compactFieldArgs(FieldType.BYTES, v, v, nullable);
+export const compactIntArgs = (v: string, nullable: boolean): string => compactFieldArgs(FieldType.INT, v, KIND.int.bytes(v), nullable);
+/** Only for BINARY(16) values (always 16 bytes). */
+export const compactUuidArgs = (v: string, nullable: boolean): string => compactFieldArgs(FieldType.UUID, v, v, nullable, 16);
+/** Only for DATETIME(6) values (always 26 characters). */
+export const compactDatetimeArgs = (v: string, nullable: boolean): string => compactFieldArgs(FieldType.DATETIME, v, KIND.datetime.bytes(v), nullable, 26);
+
 /** Row image over the given columns: TEXT(name) || typed value, in spec order. */
 export function imageSql(columns: readonly ColumnSpec[], rowRef: 'NEW' | 'OLD'): string {
-  const parts = columns.map((c) => `${hexLit(encodeField(textField(c.name)))}, ${valueFieldSql(c, `${rowRef}.\`${c.name}\``)}`);
+  const parts = columns.map((c) => `${hexLit(encodeField(textField(c.name)))}, ${compactValueFieldArgs(c, `${rowRef}.\`${c.name}\``)}`);
   return `CONCAT(${parts.join(',\n    ')})`;
 }
 

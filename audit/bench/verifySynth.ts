@@ -20,27 +20,52 @@ export const dbTime = (ms: number, micros = 0): string => {
 export const T0 = Date.UTC(2030, 0, 1);
 export const INCARNATION = '11111111-2222-3333-4444-555555555555:1893456000';
 
+export const SYNTH_TENANT = Buffer.alloc(16, 7);
+const SYNTH_USER = Buffer.alloc(16, 9);
+const SYNTH_CREATED = '2030-01-01 00:00:00.000000';
+const synthId = (row: number): Buffer => {
+  const id = Buffer.alloc(16);
+  id.writeUInt32BE(row, 12);
+  return id;
+};
+const synthBalance = (k: number): string => `${k}.0000`;
+
+/**
+ * The full audit image of synthetic account `row` after event k, in the accounts
+ * spec's column order, so the rows can be loaded into the real table and the state
+ * reconciliation runs against them.
+ */
+const accountImage = (row: number, k: number): Buffer => img([
+  ['tenant_id', 6, SYNTH_TENANT], ['id', 6, synthId(row)], ['user_id', 6, SYNTH_USER],
+  ['balance', 4, Buffer.from(synthBalance(k), 'ascii')], ['currency', 1, Buffer.from('EUR')],
+  ['created_at', 5, Buffer.from(SYNTH_CREATED)], ['updated_at', 5, Buffer.from(SYNTH_CREATED)],
+]);
+
 /** Event i (1-based): an accounts INSERT, then UPDATEs of the same row (so state replay is exercised). */
 export function synthEvent(i: number, t0 = T0): StoredEvent {
-  const id = Buffer.alloc(16);
-  id.writeUInt32BE(Math.ceil(i / 4), 12);
-  const bal = (k: number): Buffer => Buffer.from(`${k}.0000`, 'ascii');
-  const row = (k: number): Buffer => img([['id', 6, id], ['balance', 4, bal(k)]]);
+  const row = Math.ceil(i / 4);
   const first = i % 4 === 1;
   const e: EventRow = {
     formatVersion: 1,
     tableName: 'accounts',
     action: first ? 'INSERT' : 'UPDATE',
-    pkImage: img([['id', 6, id]]),
-    tenantId: Buffer.alloc(16, 7),
+    pkImage: img([['tenant_id', 6, SYNTH_TENANT], ['id', 6, synthId(row)]]),
+    tenantId: SYNTH_TENANT,
     actor: 'app@198.18.0.1',
     eventTime: dbTime(t0 + i * 10),
     incarnation: INCARNATION,
-    beforeImage: first ? null : row(i - 1),
-    afterImage: row(i),
+    beforeImage: first ? null : accountImage(row, i - 1),
+    afterImage: accountImage(row, i),
     detail: null,
   };
   return { ...e, eventId: BigInt(i), leafHash: eventLeafHash(e) };
+}
+
+/** The accounts rows a log of n synthetic events leaves: each row with its last event's balance. */
+export function* synthAccounts(n: number): Generator<{ tenantId: Buffer; id: Buffer; userId: Buffer; balance: string; currency: string; createdAt: string; updatedAt: string }> {
+  for (let row = 1; row <= Math.ceil(n / 4); row++) {
+    yield { tenantId: SYNTH_TENANT, id: synthId(row), userId: SYNTH_USER, balance: synthBalance(Math.min(row * 4, n)), currency: 'EUR', createdAt: SYNTH_CREATED, updatedAt: SYNTH_CREATED };
+  }
 }
 
 export interface SynthLog {

@@ -6,7 +6,7 @@ import { consistencyProof, inclusionProof, rootFromLeafHashes, Frontier, leafHas
 import { consistencyRanges, inclusionRanges, frontierRanges, RangeHasher } from '../../../audit/inclusion';
 import { feedSync, StreamVerifier, VerifyStreamReport, AnchorPoint } from '../../../audit/verifyStream';
 import { synthAnchor, synthEvent, synthLog, T0, dbTime } from '../../../audit/bench/verifySynth';
-import { LtHash, imageDigest } from '../../../audit/verifyState';
+import { imageDigest } from '../../../audit/verifyState';
 import { checkpointHash, eventLeafHash } from '../../../audit/format';
 import type { StoredCheckpoint, StoredEvent } from '../../../audit/verify';
 
@@ -19,7 +19,8 @@ function run(n: number, opts: {
   cps?: (c: StoredCheckpoint[]) => StoredCheckpoint[];
   unsealed?: { event: StoredEvent; queued: boolean }[];
   dbNow?: string;
-  state?: Map<string, { hash: LtHash; rows: number }>;
+  /** Current rows as (table, digest); omitted: state not run. */
+  state?: [string, Buffer][];
   nowMs?: number;
 } = {}): VerifyStreamReport {
   const log = synthLog(n, 10);
@@ -31,7 +32,8 @@ function run(n: number, opts: {
   if (opts.cps) cs = opts.cps(cs);
   feedSync(core, ls, cs);
   for (const u of opts.unsealed ?? []) core.unsealedEvent(u.event, u.queued);
-  return core.finish({ maxUnsealedAgeS: 10, dbNow: opts.dbNow ?? dbTime(T0 + n * 10 + 1000), state: opts.state ? { tables: opts.state } : undefined });
+  for (const [table, digest] of opts.state ?? []) core.stateRow(table, digest);
+  return core.finish({ maxUnsealedAgeS: 10, dbNow: opts.dbNow ?? dbTime(T0 + n * 10 + 1000), state: opts.state ? { complete: true } : undefined });
 }
 
 const codes = (r: VerifyStreamReport): string[] => [...new Set(r.findings.map((f) => f.code))].sort();
@@ -166,19 +168,25 @@ describe('streaming verifier', () => {
 
   test('state reconciliation: the replayed state equals the actual one; an unaudited change is a state-mismatch', () => {
     // Actual state of the synthetic log: one row per 4 events, with its last after-image.
-    const actual = (n: number, tamper = false): Map<string, { hash: LtHash; rows: number }> => {
-      const h = new LtHash();
-      let rows = 0;
+    const actual = (n: number, tamper = false): [string, Buffer][] => {
+      const rows: [string, Buffer][] = [];
       for (let i = 1; i <= n; i++) {
         const last = i % 4 === 0 || i === n;
-        if (last) { h.add(imageDigest(synthEvent(tamper && i === 8 ? 7 : i).afterImage as Buffer)); rows++; }
+        if (last) rows.push(['accounts', imageDigest(synthEvent(tamper && i === 8 ? 7 : i).afterImage as Buffer)]);
       }
-      return new Map([['accounts', { hash: h, rows }]]);
+      return rows;
     };
     expect(run(30, { state: actual(30) }).findings).toEqual([]);
     const r = run(30, { state: actual(30, true) });
     expect(codes(r)).toEqual(['STATE_MISMATCH']);
     expect(r.kinds).toEqual(['state-mismatch']);
+    // A row missing, a row duplicated, and a row of an unprotected table.
+    expect(codes(run(30, { state: actual(30).slice(1) }))).toEqual(['STATE_MISMATCH']);
+    expect(codes(run(30, { state: [...actual(30), actual(30)[0] as [string, Buffer]] }))).toEqual(['STATE_MISMATCH']);
+    const stray = run(30, { state: [...actual(30), ['audit_events', Buffer.alloc(32)]] });
+    expect(stray.findings.map((f) => f.message).join()).toMatch(/not a protected table/);
+    // Without the state source the report says so instead of passing it.
+    expect(run(30).coverage.state).toMatch(/^not run/);
   });
 });
 

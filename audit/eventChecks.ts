@@ -1,0 +1,221 @@
+// The per-event checks that do not depend on order: the leaf hash recomputed from the
+// row content, the shape of the three row images, and the state replay (with the
+// current rows for the other side). They are most of the verifier's hashing, so the
+// events are packed into flat batches that the same code checks either inline or in
+// a worker thread (audit/eventCheckWorker.ts) while the main thread reads the next rows.
+//
+// One packed event: u32be(record length) || u64be(event_id) || u8(stored leaf length)
+// || stored leaf || 0x00 || leaf_data (the RFC 6962 leaf-hash input, written in place).
+// One packed current row: u8(table name length) || table name || 32-byte digest.
+import { checkImage, EVENT_MAGIC, EventRow, FieldType, sha256Latin1, EVENT_FORMAT_VERSION } from './format';
+import { FindingCode, Findings } from './findings';
+import type { StoredEvent } from './verify';
+import { StateReplay, TableState } from './verifyState';
+
+/**
+ * An event as the verifier's own query delivers it: every leaf field as the bytes that
+ * enter the encoding (text columns CAST AS BINARY, the time DATE_FORMATted), so
+ * packing is copying. The core itself only reads eventId, eventTime and leafHash.
+ */
+export interface RawEvent {
+  readonly raw: true;
+  readonly eventId: bigint;
+  readonly eventTime: string;
+  readonly leafHash: Buffer;
+  readonly formatVersion: number;
+  /**
+   * fields[at..at+9]: table, action, pk, tenant, actor, time, incarnation, before,
+   * after, detail (null: SQL NULL). The driver's row array itself, so no copy is made.
+   */
+  readonly fields: readonly unknown[];
+  readonly at: number;
+}
+
+export type CheckedEvent = StoredEvent | RawEvent;
+
+/** The type byte of each of the ten leaf fields when not NULL (docs/audit-log-format.md). */
+const LEAF_TYPES: readonly number[] = [FieldType.TEXT, FieldType.TEXT, FieldType.BYTES, FieldType.UUID, FieldType.TEXT,
+  FieldType.DATETIME, FieldType.TEXT, FieldType.BYTES, FieldType.BYTES, FieldType.TEXT];
+
+/** A growable byte buffer for one batch, handed over whole (its memory is its own). */
+export class BatchWriter {
+  buf: Buffer;
+  off = 0;
+  count = 0;
+
+  /** `alloc` may hand back buffers a consumer returned (a worker transfers them back). */
+  constructor(private readonly initial = 1 << 20, private readonly alloc: (n: number) => ArrayBufferLike = (n) => new ArrayBuffer(n)) {
+    this.buf = Buffer.from(alloc(initial));
+  }
+
+  ensure(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const next = Buffer.from(this.alloc(Math.max(this.buf.length * 2, this.off + n)));
+    this.buf.copy(next, 0, 0, this.off);
+    this.buf = next;
+  }
+
+  /** The batch so far (sharing memory); the writer starts a new buffer. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.off);
+    this.buf = Buffer.from(this.alloc(this.initial));
+    this.off = 0;
+    this.count = 0;
+    return out;
+  }
+
+  private field(type: number, value: Buffer | string | null, encoding: BufferEncoding = 'utf8'): void {
+    if (value === null) {
+      this.ensure(5);
+      this.buf[this.off] = FieldType.NULL;
+      this.buf.writeUInt32BE(0, this.off + 1);
+      this.off += 5;
+      return;
+    }
+    const len = typeof value === 'string' ? Buffer.byteLength(value, encoding) : value.length;
+    this.ensure(5 + len);
+    this.buf[this.off] = type;
+    this.buf.writeUInt32BE(len, this.off + 1);
+    if (typeof value === 'string') this.buf.write(value, this.off + 5, len, encoding);
+    else value.copy(this.buf, this.off + 5);
+    this.off += 5 + len;
+  }
+
+  /** Packs one event (the same bytes as format.leafHashInput, whatever its version). */
+  event(ev: CheckedEvent): void {
+    const start = this.off;
+    const leafLen = Math.min(ev.leafHash.length, 255);
+    this.ensure(4 + 8 + 1 + leafLen + 6);
+    this.off += 4;
+    this.buf.writeBigUInt64BE(ev.eventId, this.off);
+    this.buf[this.off + 8] = leafLen;
+    this.off += 9;
+    ev.leafHash.copy(this.buf, this.off, 0, leafLen);
+    this.off += leafLen;
+    this.buf[this.off] = 0x00;
+    EVENT_MAGIC.copy(this.buf, this.off + 1);
+    this.buf[this.off + 5] = ev.formatVersion & 0xff;
+    this.off += 6;
+    if ('raw' in ev) {
+      for (let i = 0; i < 10; i++) {
+        const v = ev.fields[ev.at + i];
+        this.field(LEAF_TYPES[i] as number, v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : String(v));
+      }
+    } else {
+      const e: EventRow = ev;
+      this.field(FieldType.TEXT, e.tableName);
+      this.field(FieldType.TEXT, e.action);
+      this.field(FieldType.BYTES, e.pkImage);
+      this.field(FieldType.UUID, e.tenantId);
+      this.field(FieldType.TEXT, e.actor);
+      this.field(FieldType.DATETIME, e.eventTime, 'latin1');
+      this.field(FieldType.TEXT, e.incarnation);
+      this.field(FieldType.BYTES, e.beforeImage);
+      this.field(FieldType.BYTES, e.afterImage);
+      this.field(FieldType.TEXT, e.detail);
+    }
+    this.buf.writeUInt32BE(this.off - start, start);
+    this.count++;
+  }
+
+  stateRow(table: string, digest: Buffer): void {
+    const name = Buffer.from(table, 'utf8').subarray(0, 255);
+    this.ensure(1 + name.length + 32);
+    this.buf[this.off] = name.length;
+    name.copy(this.buf, this.off + 1);
+    this.off += 1 + name.length;
+    this.buf.fill(0, this.off, this.off + 32);
+    digest.copy(this.buf, this.off, 0, 32);
+    this.off += 32;
+    this.count++;
+  }
+}
+
+/** What the checks found, in a form that crosses a thread boundary. */
+export interface EventCheckResult {
+  readonly findings: { code: FindingCode; message: string; at?: Record<string, string | number> }[];
+  readonly counts: [FindingCode, number][];
+  readonly tables: TableState[];
+}
+
+const hex = (b: Buffer): string => b.toString('hex');
+
+export class EventChecks {
+  private readonly findings: Findings;
+  private readonly state: StateReplay;
+
+  constructor(maxFindingsPerCode = 20, stateKey?: Buffer) {
+    this.findings = new Findings(maxFindingsPerCode);
+    this.state = new StateReplay(stateKey);
+  }
+
+  /** Checks a batch of packed events. */
+  events(batch: Buffer): void {
+    let off = 0;
+    while (off < batch.length) {
+      const end = off + batch.readUInt32BE(off);
+      this.event(batch, off, end);
+      off = end;
+    }
+  }
+
+  // Field offsets of the event being checked (reused: no arrays per event).
+  private readonly starts = new Int32Array(10);
+  private readonly ends = new Int32Array(10);
+  private readonly types = new Uint8Array(10);
+
+  private event(batch: Buffer, off: number, end: number): void {
+    const leafLen = batch[off + 12] as number;
+    const storedAt = off + 13;
+    const inputAt = storedAt + leafLen;
+    // Ten fields after 0x00 "ZTEV" version; the packer wrote the headers, so they hold.
+    const { starts, ends, types } = this;
+    let p = inputAt + 6;
+    for (let i = 0; i < 10; i++) {
+      types[i] = batch[p] as number;
+      starts[i] = p + 5;
+      ends[i] = p + 5 + batch.readUInt32BE(p + 1);
+      p = ends[i] as number;
+    }
+    const hasBefore = types[7] !== FieldType.NULL;
+    const hasAfter = types[8] !== FieldType.NULL;
+    try {
+      const version = batch[inputAt + 5] as number;
+      if (version !== EVENT_FORMAT_VERSION) throw new Error(`unsupported event format version ${version}`);
+      const computed = sha256Latin1(batch.subarray(inputAt, end));
+      checkImage(batch, starts[2], ends[2]);
+      if (hasBefore) checkImage(batch, starts[7], ends[7]);
+      if (hasAfter) checkImage(batch, starts[8], ends[8]);
+      if (computed !== batch.toString('latin1', storedAt, inputAt)) {
+        const id = String(batch.readBigUInt64BE(off + 4));
+        this.findings.add('LEAF_MISMATCH', `event ${id}: the row content hashes to ${Buffer.from(computed, 'latin1').toString('hex')}, the stored leaf is ${hex(batch.subarray(storedAt, inputAt))}`, { event: id });
+      }
+    } catch (e) {
+      const id = String(batch.readBigUInt64BE(off + 4));
+      this.findings.add('MALFORMED_EVENT', `event ${id}: ${(e as Error).message}`, { event: id });
+    }
+    this.state.eventDigests(
+      batch.toString('utf8', starts[0], ends[0]), batch.toString('utf8', starts[1], ends[1]),
+      hasBefore ? sha256Latin1(batch.subarray(starts[7], ends[7])) : null,
+      hasAfter ? sha256Latin1(batch.subarray(starts[8], ends[8])) : null,
+    );
+  }
+
+  /** A batch of packed current rows. */
+  stateRows(batch: Buffer): void {
+    for (let off = 0; off < batch.length;) {
+      const len = batch[off] as number;
+      const table = batch.toString('utf8', off + 1, off + 1 + len);
+      const digest = batch.subarray(off + 1 + len, off + 33 + len);
+      if (!this.state.actualRow(table, digest)) {
+        this.findings.add('STATE_MISMATCH', `the state procedure returned a row of ${JSON.stringify(table)}, which is not a protected table: the procedure was altered`, { table });
+      }
+      off += 33 + len;
+    }
+  }
+
+  result(): EventCheckResult {
+    return { findings: this.findings.list.map((f) => ({ code: f.code, message: f.message, ...(f.at ? { at: { ...f.at } } : {}) })), counts: [...this.findings.counts], tables: this.state.compare() };
+  }
+}
+
