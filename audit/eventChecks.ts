@@ -83,39 +83,85 @@ export class BatchWriter {
 
   /** Packs one event (the same bytes as format.leafHashInput, whatever its version). */
   event(ev: CheckedEvent): void {
-    const start = this.off;
-    const leafLen = Math.min(ev.leafHash.length, 255);
-    this.ensure(4 + 8 + 1 + leafLen + 6);
-    this.off += 4;
-    this.buf.writeBigUInt64BE(ev.eventId, this.off);
-    this.buf[this.off + 8] = leafLen;
-    this.off += 9;
-    ev.leafHash.copy(this.buf, this.off, 0, leafLen);
-    this.off += leafLen;
-    this.buf[this.off] = 0x00;
-    EVENT_MAGIC.copy(this.buf, this.off + 1);
-    this.buf[this.off + 5] = ev.formatVersion & 0xff;
-    this.off += 6;
     if ('raw' in ev) {
-      for (let i = 0; i < 10; i++) {
-        const v = ev.fields[ev.at + i];
-        this.field(LEAF_TYPES[i] as number, v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : String(v));
-      }
-    } else {
-      const e: EventRow = ev;
-      this.field(FieldType.TEXT, e.tableName);
-      this.field(FieldType.TEXT, e.action);
-      this.field(FieldType.BYTES, e.pkImage);
-      this.field(FieldType.UUID, e.tenantId);
-      this.field(FieldType.TEXT, e.actor);
-      this.field(FieldType.DATETIME, e.eventTime, 'latin1');
-      this.field(FieldType.TEXT, e.incarnation);
-      this.field(FieldType.BYTES, e.beforeImage);
-      this.field(FieldType.BYTES, e.afterImage);
-      this.field(FieldType.TEXT, e.detail);
+      this.rawEvent(ev);
+      return;
     }
-    this.buf.writeUInt32BE(this.off - start, start);
+    this.header(ev);
+    const e: EventRow = ev;
+    this.field(FieldType.TEXT, e.tableName);
+    this.field(FieldType.TEXT, e.action);
+    this.field(FieldType.BYTES, e.pkImage);
+    this.field(FieldType.UUID, e.tenantId);
+    this.field(FieldType.TEXT, e.actor);
+    this.field(FieldType.DATETIME, e.eventTime, 'latin1');
+    this.field(FieldType.TEXT, e.incarnation);
+    this.field(FieldType.BYTES, e.beforeImage);
+    this.field(FieldType.BYTES, e.afterImage);
+    this.field(FieldType.TEXT, e.detail);
+    this.end();
+  }
+
+  private start = 0;
+
+  /** Record length placeholder, event id, stored leaf, then 0x00 "ZTEV" version. */
+  private header(ev: CheckedEvent, extra = 0): void {
+    this.start = this.off;
+    const leafLen = Math.min(ev.leafHash.length, 255);
+    this.ensure(4 + 8 + 1 + leafLen + 6 + extra);
+    const b = this.buf;
+    let o = this.off + 4;
+    b.writeBigUInt64BE(ev.eventId, o);
+    b[o + 8] = leafLen;
+    o += 9;
+    b.set(leafLen === ev.leafHash.length ? ev.leafHash : ev.leafHash.subarray(0, leafLen), o);
+    o += leafLen;
+    b[o] = 0x00;
+    b.set(EVENT_MAGIC, o + 1);
+    b[o + 5] = ev.formatVersion & 0xff;
+    this.off = o + 6;
+  }
+
+  private end(): void {
+    this.buf.writeUInt32BE(this.off - this.start, this.start);
     this.count++;
+  }
+
+  /** The hot path: ten Buffer/NULL fields of a driver row, one bounds check, native copies. */
+  private rawEvent(ev: RawEvent): void {
+    const f = ev.fields;
+    let size = 50;
+    for (let i = 0; i < 10; i++) {
+      const v = f[ev.at + i];
+      if (v !== null && v !== undefined && !Buffer.isBuffer(v)) return this.rawEventSlow(ev);
+      if (v) size += (v as Buffer).length;
+    }
+    this.header(ev, size);
+    const b = this.buf;
+    let o = this.off;
+    for (let i = 0; i < 10; i++) {
+      const v = f[ev.at + i] as Buffer | null | undefined;
+      const len = v ? v.length : 0;
+      b[o] = v ? (LEAF_TYPES[i] as number) : FieldType.NULL;
+      b[o + 1] = len >>> 24;
+      b[o + 2] = (len >>> 16) & 0xff;
+      b[o + 3] = (len >>> 8) & 0xff;
+      b[o + 4] = len & 0xff;
+      if (v) b.set(v, o + 5);
+      o += 5 + len;
+    }
+    this.off = o;
+    this.end();
+  }
+
+  /** A driver that handed over something other than bytes (a string, a number): encoded as text. */
+  private rawEventSlow(ev: RawEvent): void {
+    this.header(ev);
+    for (let i = 0; i < 10; i++) {
+      const v = ev.fields[ev.at + i];
+      this.field(LEAF_TYPES[i] as number, v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : String(v));
+    }
+    this.end();
   }
 
   stateRow(table: string, digest: Buffer): void {

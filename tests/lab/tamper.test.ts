@@ -279,6 +279,42 @@ describe('ztmysql verify against the tamper matrix', () => {
     await expectClean();
   });
 
+  test('an event forged into an id gap below the newest sealed event: forged-event (the full anti-join path)', async () => {
+    await expectClean();
+    // A rolled-back insert leaves an AUTO_INCREMENT gap; later events are sealed above it.
+    const [[gap]] = await rootSql(`START TRANSACTION; INSERT INTO audit_events (table_name, action, pk_image) VALUES ('users', 'READ', X'00');
+      SELECT LAST_INSERT_ID(); ROLLBACK;`) as string[][];
+    await workload(2);
+    await waitSealed();
+    expect(BigInt(await one('SELECT MAX(event_id) FROM audit_seq;'))).toBeGreaterThan(BigInt(gap!));
+    const [row] = await rootSql(`SELECT HEX(e.pk_image), HEX(e.tenant_id), DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f'), e.incarnation
+      FROM audit_events e WHERE e.table_name = 'users' LIMIT 1;`);
+    const [pk, tenant, time, inc] = row as string[];
+    const ev = { formatVersion: 1, tableName: 'users', action: 'READ', pkImage: Buffer.from(pk!, 'hex'), tenantId: Buffer.from(tenant!, 'hex'),
+      actor: 'app@198.18.0.66', eventTime: time!, incarnation: inc!, beforeImage: null, afterImage: null, detail: 'columns=phone_ct' };
+    await withoutTriggers(['zt_audit_events_bi', 'zt_audit_events_ai'], `INSERT INTO audit_events (event_id, format_version, table_name, action, pk_image, tenant_id, actor, event_time, incarnation, detail, leaf_hash)
+      VALUES (${gap}, 1, 'users', 'READ', X'${pk}', X'${tenant}', '${ev.actor}', '${time}', '${inc}', '${ev.detail}', X'${eventLeafHash(ev).toString('hex')}');`);
+    const r = await expectKinds('forged-event');
+    expect(r.findings.map((x) => x.code)).toEqual(['UNQUEUED_EVENT']);
+    expect(r.findings[0]?.at).toMatchObject({ event: gap });
+    await withoutTriggers(['zt_ao_audit_events_bd'], `DELETE FROM audit_events WHERE event_id = ${gap};`);
+    await expectClean();
+  });
+
+  test('the UNIQUE guard on audit_seq dropped and an event sequenced twice: rewrite (counted, since no index rules it out)', async () => {
+    await expectClean();
+    const next = Number(await one('SELECT MAX(seq) FROM audit_seq;')) + 1;
+    const ev = await one('SELECT event_id FROM audit_seq WHERE seq = 1;');
+    await rootSql(`ALTER TABLE audit_seq DROP INDEX uq_seq_event; INSERT INTO audit_seq (seq, event_id) VALUES (${next}, ${ev});`);
+    try {
+      const r = await expectKinds('rewrite', ['forged-event', 'reorder', 'state-mismatch']);
+      expect(r.findings.map((x) => x.code)).toContain('SEQ_DUPLICATE_EVENT');
+    } finally {
+      await withoutTriggers(['zt_ao_audit_seq_bd'], `DELETE FROM audit_seq WHERE seq = ${next}; ALTER TABLE audit_seq ADD UNIQUE KEY uq_seq_event (event_id);`);
+    }
+    await expectClean();
+  });
+
   test('a trigger dropped, unaudited DML done, the trigger restored: state-mismatch', async () => {
     await expectClean();
     const acct = `UUID_TO_BIN('${accountId}')`;
