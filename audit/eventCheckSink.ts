@@ -61,7 +61,8 @@ export class InlineEventChecks implements EventCheckSink {
   close(): void {}
 }
 
-type ToWorker = { t: 'events' | 'rows'; buf: Buffer } | { t: 'finish' };
+// A batch travels as its shared memory and a length: posting a Buffer view costs a clone.
+type ToWorker = { t: 'events' | 'rows'; sab: SharedArrayBuffer; len: number } | { t: 'finish' };
 type FromWorker = { t: 'ack'; buf: SharedArrayBuffer } | { t: 'result'; result: EventCheckResult } | { t: 'error'; message: string };
 
 // The worker runs TypeScript through tsx's register API, in jest and under tsx alike.
@@ -73,9 +74,9 @@ const checks = new EventChecks(workerData.maxFindingsPerCode, Buffer.from(worker
 parentPort.on('message', (m) => {
   try {
     if (m.t === 'events' || m.t === 'rows') {
-      const b = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+      const b = Buffer.from(m.sab, 0, m.len);
       if (m.t === 'events') checks.events(b); else checks.stateRows(b);
-      parentPort.postMessage({ t: 'ack', buf: m.buf.buffer }); // back to the pool
+      parentPort.postMessage({ t: 'ack', buf: m.sab }); // back to the pool
     }
     else if (m.t === 'finish') parentPort.postMessage({ t: 'result', result: checks.result() });
   } catch (e) { parentPort.postMessage({ t: 'error', message: String(e && e.stack || e) }); }
@@ -130,21 +131,24 @@ export class WorkerEventChecks implements EventCheckSink {
 
   private send(m: ToWorker): void {
     if (this.failure) throw this.failure;
-    if (m.t !== 'finish') {
-      this.inFlight++;
-      this.worker.postMessage(m);
-    } else this.worker.postMessage(m);
+    if (m.t !== 'finish') this.inFlight++;
+    this.worker.postMessage(m);
+  }
+
+  private batch(t: 'events' | 'rows', w: BatchWriter): void {
+    const b = w.take();
+    this.send({ t, sab: b.buffer as SharedArrayBuffer, len: b.length });
   }
 
   event(ev: CheckedEvent): void {
     this.events.event(ev);
-    if (this.events.count === EVENTS_PER_BATCH) this.send({ t: 'events', buf: this.events.take() });
+    if (this.events.count === EVENTS_PER_BATCH) this.batch('events', this.events);
   }
 
   stateRow(table: string, digest: Buffer): void {
-    if (this.events.count) this.send({ t: 'events', buf: this.events.take() });
+    if (this.events.count) this.batch('events', this.events);
     this.rows.stateRow(table, digest);
-    if (this.rows.count === EVENTS_PER_BATCH) this.send({ t: 'rows', buf: this.rows.take() });
+    if (this.rows.count === EVENTS_PER_BATCH) this.batch('rows', this.rows);
   }
 
   async ready(): Promise<void> {
@@ -153,8 +157,8 @@ export class WorkerEventChecks implements EventCheckSink {
   }
 
   async settle(): Promise<void> {
-    if (this.events.count) this.send({ t: 'events', buf: this.events.take() });
-    if (this.rows.count) this.send({ t: 'rows', buf: this.rows.take() });
+    if (this.events.count) this.batch('events', this.events);
+    if (this.rows.count) this.batch('rows', this.rows);
     const result = await new Promise<EventCheckResult>((resolve) => {
       this.onResult = resolve;
       this.send({ t: 'finish' });

@@ -65,7 +65,13 @@ export class MultisetHashKey {
       digests.copy(second, i * 16, i * DIGEST + 16, i * DIGEST + 32);
     }
     const c1 = this.cipher.update(first);
-    for (let i = 0; i < c1.length; i += 4) c1.writeInt32LE(c1.readInt32LE(i) ^ second.readInt32LE(i), i);
+    if (c1.byteOffset % 4 === 0 && second.byteOffset % 4 === 0) {
+      const a = new Int32Array(c1.buffer, c1.byteOffset, c1.length / 4);
+      const b = new Int32Array(second.buffer, second.byteOffset, second.length / 4);
+      for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) ^ (b[i] as number); // byte order is irrelevant to XOR
+    } else {
+      for (let i = 0; i < c1.length; i++) c1[i] = (c1[i] as number) ^ (second[i] as number);
+    }
     return this.cipher.update(c1);
   }
 

@@ -85,7 +85,9 @@ describe('event checks', () => {
   test('a failing worker makes the verification fail loudly, not pass', async () => {
     const sink = new WorkerEventChecks();
     // Not a packed batch: the worker's parser throws on it.
-    (sink as unknown as { worker: { postMessage(m: unknown): void } }).worker.postMessage({ t: 'events', buf: Buffer.from([0, 0, 0, 2]) });
+    const sab = new SharedArrayBuffer(4);
+    Buffer.from(sab).set([0, 0, 0, 2]);
+    (sink as unknown as { worker: { postMessage(m: unknown): void } }).worker.postMessage({ t: 'events', sab, len: 4 });
     await expect(sink.settle()).rejects.toThrow(/event checks worker/);
     sink.close();
   });
