@@ -9,7 +9,7 @@
 // One packed current row: u8(table name length) || table name || 32-byte digest.
 import { checkImage, EVENT_MAGIC, EventRow, FieldType, sha256Latin1, EVENT_FORMAT_VERSION } from './format';
 import { FindingCode, Findings } from './findings';
-import type { StoredEvent } from './verify';
+import type { StoredCheckpoint, StoredEvent } from './verify';
 import { StateReplay, TableState } from './verifyState';
 
 /**
@@ -31,7 +31,22 @@ export interface RawEvent {
   readonly at: number;
 }
 
-export type CheckedEvent = StoredEvent | RawEvent;
+/** An event already packed (a record in a batch a worker received): checked in place. */
+export interface PackedEvent {
+  readonly packed: true;
+  readonly eventId: bigint;
+  readonly eventTime: string;
+  readonly leafHash: Buffer;
+  readonly batch: Buffer;
+  /** The event record: batch[off, end). */
+  readonly off: number;
+  readonly end: number;
+}
+
+export type CheckedEvent = StoredEvent | RawEvent | PackedEvent;
+
+/** Kinds of the records a verifier batch carries (audit/verifyThread.ts), one byte before each. */
+export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5 } as const;
 
 /** The type byte of each of the ten leaf fields when not NULL (docs/audit-log-format.md). */
 const LEAF_TYPES: readonly number[] = [FieldType.TEXT, FieldType.TEXT, FieldType.BYTES, FieldType.UUID, FieldType.TEXT,
@@ -87,6 +102,13 @@ export class BatchWriter {
       this.rawEvent(ev);
       return;
     }
+    if ('packed' in ev) {
+      this.ensure(ev.end - ev.off);
+      this.buf.set(ev.batch.subarray(ev.off, ev.end), this.off);
+      this.off += ev.end - ev.off;
+      this.count++;
+      return;
+    }
     this.header(ev);
     const e: EventRow = ev;
     this.field(FieldType.TEXT, e.tableName);
@@ -105,7 +127,7 @@ export class BatchWriter {
   private start = 0;
 
   /** Record length placeholder, event id, stored leaf, then 0x00 "ZTEV" version. */
-  private header(ev: CheckedEvent, extra = 0): void {
+  private header(ev: StoredEvent | RawEvent, extra = 0): void {
     this.start = this.off;
     const leafLen = Math.min(ev.leafHash.length, 255);
     this.ensure(4 + 8 + 1 + leafLen + 6 + extra);
@@ -175,6 +197,56 @@ export class BatchWriter {
     this.off += 32;
     this.count++;
   }
+
+  private kind(k: number, extra = 0): void {
+    this.ensure(1 + extra);
+    this.buf[this.off++] = k;
+  }
+
+  private u64(n: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, n), this.off);
+    this.off += 8;
+  }
+
+  private bytes(b: Buffer, width: 1 | 2 | 4): void {
+    const len = Math.min(b.length, width === 1 ? 255 : width === 2 ? 65535 : 0xffffffff);
+    this.ensure(width + len);
+    this.buf.writeUIntBE(len, this.off, width);
+    this.buf.set(len === b.length ? b : b.subarray(0, len), this.off + width);
+    this.off += width + len;
+  }
+
+  /** A sequenced leaf: kind, seq, then its event record (or none: audit_seq names a missing event). */
+  leaf(seq: bigint, ev: CheckedEvent | null): void {
+    this.kind(ev ? RecordKind.LEAF : RecordKind.NULL_LEAF);
+    this.u64(seq);
+    if (ev) this.event(ev);
+    else this.count++;
+  }
+
+  unsealed(ev: CheckedEvent, queued: boolean): void {
+    this.kind(RecordKind.UNSEALED, 1);
+    this.buf[this.off++] = queued ? 1 : 0;
+    this.event(ev);
+  }
+
+  checkpoint(cp: StoredCheckpoint): void {
+    this.kind(RecordKind.CHECKPOINT);
+    this.u64(cp.treeSize);
+    this.bytes(cp.root, 1);
+    this.bytes(cp.prevCheckpointHash, 1);
+    this.bytes(cp.checkpointHash, 1);
+    this.bytes(Buffer.from(cp.sealedAt, 'utf8'), 2);
+    this.bytes(Buffer.from(cp.incarnation, 'utf8'), 2);
+    this.bytes(cp.frontier, 4);
+    this.count++;
+  }
+
+  stateRowRecord(table: string, digest: Buffer): void {
+    this.kind(RecordKind.STATE_ROW);
+    this.stateRow(table, digest);
+  }
 }
 
 /** What the checks found, in a form that crosses a thread boundary. */
@@ -200,7 +272,7 @@ export class EventChecks {
     let off = 0;
     while (off < batch.length) {
       const end = off + batch.readUInt32BE(off);
-      this.event(batch, off, end);
+      this.record(batch, off, end);
       off = end;
     }
   }
@@ -210,7 +282,8 @@ export class EventChecks {
   private readonly ends = new Int32Array(10);
   private readonly types = new Uint8Array(10);
 
-  private event(batch: Buffer, off: number, end: number): void {
+  /** One packed event record, batch[off, end). */
+  record(batch: Buffer, off: number, end: number): void {
     const leafLen = batch[off + 12] as number;
     const storedAt = off + 13;
     const inputAt = storedAt + leafLen;

@@ -9,8 +9,8 @@ import { INCLUSION_PROOF_FORMAT, InclusionProofFile, inclusionRanges, proofEvent
 import { Frontier } from './merkle';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 import { STATE_PROCEDURE } from './verifyState';
-import { AnchorPoint, StreamVerifier, VerifyStreamReport } from './verifyStream';
-import { EventCheckSink, InlineEventChecks, WorkerEventChecks } from './eventCheckSink';
+import type { AnchorPoint, VerifyStreamReport } from './verifyStream';
+import { LocalVerifier, ThreadVerifier, VerifierRun } from './verifyThread';
 import { ANCHOR_SNAPSHOT_PROCEDURE } from '../sql/anchorSnapshot';
 
 export interface VerifyOptions {
@@ -20,7 +20,7 @@ export interface VerifyOptions {
   readonly acceptFingerprints?: readonly string[];
   readonly pageSize?: number;
   readonly nowMs?: number;
-  /** Run the leaf/image/state checks in a worker thread (default true). */
+  /** Run the verification in a worker thread while this one reads rows (default true). */
   readonly checkThread?: boolean;
 }
 
@@ -113,7 +113,7 @@ async function currentFingerprint(conn: Connection, database: string): Promise<{
 }
 
 /** Streams the digest of every current protected row into the core (needs EXECUTE on the definer procedure). */
-async function currentState(conn: Connection, database: string, core: StreamVerifier, checks: EventCheckSink): Promise<{ complete?: boolean; unavailable?: string }> {
+async function currentState(conn: Connection, database: string, core: VerifierRun): Promise<{ complete?: boolean; unavailable?: string }> {
   try {
     await new Promise<void>((resolve, reject) => {
       const raw = (conn as unknown as { connection: CoreConnection }).connection;
@@ -124,9 +124,9 @@ async function currentState(conn: Connection, database: string, core: StreamVeri
         if (r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
         core.stateRow(str(r.table_name), r.digest);
         if ((++n & 1023) === 0) {
-          // Backpressure: stop reading while the checks thread has enough queued.
+          // Backpressure: stop reading while the verifier thread has enough queued.
           raw.pause();
-          checks.ready().then(() => raw.resume(), reject);
+          core.ready().then(() => raw.resume(), reject);
         }
       });
       q.on('error', reject);
@@ -165,13 +165,12 @@ async function inSnapshot<T>(conn: Connection, f: () => Promise<T>): Promise<T> 
 
 /** The full verification: DB stream + anchors + state. */
 export async function verifyDeployment(conn: Connection, database: string, loaded: LoadedAnchors, opts: VerifyOptions): Promise<VerifyStreamReport> {
-  const checks: EventCheckSink = opts.checkThread === false ? new InlineEventChecks() : new WorkerEventChecks();
+  const coreOpts = {
+    anchors: loaded.anchors, nowMs: opts.nowMs ?? Date.now(),
+    maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
+  };
+  const core: VerifierRun = opts.checkThread === false ? new LocalVerifier(coreOpts, loaded.problems) : new ThreadVerifier(coreOpts, loaded.problems);
   try {
-    const core = new StreamVerifier({
-      anchors: loaded.anchors, nowMs: opts.nowMs ?? Date.now(), checks,
-      maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
-    });
-    for (const p of loaded.problems) core.findings.add(p.code, p.message, p.at);
     return await inSnapshot(conn, async () => {
       const cps = checkpoints(conn);
       let next = await cps.next();
@@ -193,9 +192,9 @@ export async function verifyDeployment(conn: Connection, database: string, loade
           if (event.eventId > maxSealed) maxSealed = event.eventId;
         }
         if ((++n & 1023) === 0) {
-          await checks.ready();
+          await core.ready();
           // A macrotask turn lets the socket be read, so the server keeps sending the
-          // prefetched page instead of stalling on a full buffer while this one is checked.
+          // prefetched page instead of stalling on a full buffer while this one is packed.
           await new Promise(setImmediate);
         }
       }
@@ -216,22 +215,21 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       }
       for await (const { event, queued } of unsealedEvents(conn, opts.pageSize, onlyTail ? String(maxSealed) : '0')) {
         core.unsealedEvent(event, queued);
-        if ((++n & 1023) === 0) await checks.ready();
+        if ((++n & 1023) === 0) await core.ready();
       }
       const [[info]] = await conn.query<RowDataPacket[]>(`SELECT ${DT('NOW(6)', 'now')}, @@server_uuid AS uuid`);
       const [orphans] = await conn.query<RowDataPacket[]>({
         sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
       });
       const fingerprint = await currentFingerprint(conn, database);
-      const state = await currentState(conn, database, core, checks);
-      await checks.settle();
-      return core.finish({
+      const state = await currentState(conn, database, core);
+      return await core.finish({
         dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
         fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: Number(dup?.d ?? 0),
       });
     });
   } finally {
-    checks.close();
+    core.close();
   }
 }
 
