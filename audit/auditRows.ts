@@ -26,7 +26,7 @@ export function rawEventOf(r: readonly unknown[]): RawEvent {
   const time = r[8];
   return {
     raw: true,
-    eventId: BigInt(r[1] as string),
+    eventId: BigInt(r[1] as number | string),
     eventTime: Buffer.isBuffer(time) ? time.toString('latin1') : String(time ?? ''),
     leafHash: bin(r[13]) ?? Buffer.alloc(0),
     formatVersion: Number(r[2]),

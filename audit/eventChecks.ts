@@ -48,6 +48,13 @@ export type CheckedEvent = StoredEvent | RawEvent | PackedEvent;
 /** Kinds of the records a verifier batch carries (audit/verifyThread.ts), one byte before each. */
 export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5 } as const;
 
+// Module-local copies of imported bindings used per event: the CommonJS interop turns
+// every access to an import into a getter call, which shows in the hot loops.
+const T_NULL: number = FieldType.NULL;
+const VERSION: number = EVENT_FORMAT_VERSION;
+const hashLatin1 = sha256Latin1;
+const imageShape = checkImage;
+
 /** The type byte of each of the ten leaf fields when not NULL (docs/audit-log-format.md). */
 const LEAF_TYPES: readonly number[] = [FieldType.TEXT, FieldType.TEXT, FieldType.BYTES, FieldType.UUID, FieldType.TEXT,
   FieldType.DATETIME, FieldType.TEXT, FieldType.BYTES, FieldType.BYTES, FieldType.TEXT];
@@ -55,25 +62,33 @@ const LEAF_TYPES: readonly number[] = [FieldType.TEXT, FieldType.TEXT, FieldType
 /** A growable byte buffer for one batch, handed over whole (its memory is its own). */
 export class BatchWriter {
   buf: Buffer;
+  /** Over buf: DataView's BigInt accessors are builtins, Buffer's are JavaScript. */
+  private view: DataView;
   off = 0;
   count = 0;
 
   /** `alloc` may hand back buffers a consumer returned (a worker transfers them back). */
   constructor(private readonly initial = 1 << 20, private readonly alloc: (n: number) => ArrayBufferLike = (n) => new ArrayBuffer(n)) {
     this.buf = Buffer.from(alloc(initial));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
+  private use(b: Buffer): void {
+    this.buf = b;
+    this.view = new DataView(b.buffer, b.byteOffset, b.length);
   }
 
   ensure(n: number): void {
     if (this.off + n <= this.buf.length) return;
     const next = Buffer.from(this.alloc(Math.max(this.buf.length * 2, this.off + n)));
     this.buf.copy(next, 0, 0, this.off);
-    this.buf = next;
+    this.use(next);
   }
 
   /** The batch so far (sharing memory); the writer starts a new buffer. */
   take(): Buffer {
     const out = this.buf.subarray(0, this.off);
-    this.buf = Buffer.from(this.alloc(this.initial));
+    this.use(Buffer.from(this.alloc(this.initial)));
     this.off = 0;
     this.count = 0;
     return out;
@@ -133,7 +148,7 @@ export class BatchWriter {
     this.ensure(4 + 8 + 1 + leafLen + 6 + extra);
     const b = this.buf;
     let o = this.off + 4;
-    b.writeBigUInt64BE(ev.eventId, o);
+    this.view.setBigUint64(o, BigInt.asUintN(64, ev.eventId));
     b[o + 8] = leafLen;
     o += 9;
     b.set(leafLen === ev.leafHash.length ? ev.leafHash : ev.leafHash.subarray(0, leafLen), o);
@@ -164,7 +179,7 @@ export class BatchWriter {
     for (let i = 0; i < 10; i++) {
       const v = f[ev.at + i] as Buffer | null | undefined;
       const len = v ? v.length : 0;
-      b[o] = v ? (LEAF_TYPES[i] as number) : FieldType.NULL;
+      b[o] = v ? (LEAF_TYPES[i] as number) : T_NULL;
       b[o + 1] = len >>> 24;
       b[o + 2] = (len >>> 16) & 0xff;
       b[o + 3] = (len >>> 8) & 0xff;
@@ -205,7 +220,7 @@ export class BatchWriter {
 
   private u64(n: bigint): void {
     this.ensure(8);
-    this.buf.writeBigUInt64BE(BigInt.asUintN(64, n), this.off);
+    this.view.setBigUint64(this.off, BigInt.asUintN(64, n));
     this.off += 8;
   }
 
@@ -296,15 +311,15 @@ export class EventChecks {
       ends[i] = p + 5 + batch.readUInt32BE(p + 1);
       p = ends[i] as number;
     }
-    const hasBefore = types[7] !== FieldType.NULL;
-    const hasAfter = types[8] !== FieldType.NULL;
+    const hasBefore = types[7] !== T_NULL;
+    const hasAfter = types[8] !== T_NULL;
     try {
       const version = batch[inputAt + 5] as number;
-      if (version !== EVENT_FORMAT_VERSION) throw new Error(`unsupported event format version ${version}`);
-      const computed = sha256Latin1(batch.subarray(inputAt, end));
-      checkImage(batch, starts[2], ends[2]);
-      if (hasBefore) checkImage(batch, starts[7], ends[7]);
-      if (hasAfter) checkImage(batch, starts[8], ends[8]);
+      if (version !== VERSION) throw new Error(`unsupported event format version ${version}`);
+      const computed = hashLatin1(batch.subarray(inputAt, end));
+      imageShape(batch, starts[2], ends[2]);
+      if (hasBefore) imageShape(batch, starts[7], ends[7]);
+      if (hasAfter) imageShape(batch, starts[8], ends[8]);
       if (computed !== batch.toString('latin1', storedAt, inputAt)) {
         const id = String(batch.readBigUInt64BE(off + 4));
         this.findings.add('LEAF_MISMATCH', `event ${id}: the row content hashes to ${Buffer.from(computed, 'latin1').toString('hex')}, the stored leaf is ${hex(batch.subarray(storedAt, inputAt))}`, { event: id });
@@ -315,8 +330,8 @@ export class EventChecks {
     }
     this.state.eventDigests(
       batch.toString('utf8', starts[0], ends[0]), batch.toString('utf8', starts[1], ends[1]),
-      hasBefore ? sha256Latin1(batch.subarray(starts[7], ends[7])) : null,
-      hasAfter ? sha256Latin1(batch.subarray(starts[8], ends[8])) : null,
+      hasBefore ? hashLatin1(batch.subarray(starts[7], ends[7])) : null,
+      hasAfter ? hashLatin1(batch.subarray(starts[8], ends[8])) : null,
     );
   }
 

@@ -5,14 +5,16 @@ import { sha256 } from './format';
 
 export const EMPTY_ROOT: Buffer = sha256();
 export const leafHash = (leafData: Buffer): Buffer => sha256(Buffer.from([0x00]), leafData);
-// One reused 65-byte input: node hashes are the bulk of a stream's hashing.
+// One reused 65-byte input: node hashes are the bulk of a stream's hashing. (And a
+// local copy of the import: under the CommonJS interop each use is a getter call.)
 const nodeInput = Buffer.alloc(65);
+const hash256 = sha256;
 export const nodeHash = (left: Buffer, right: Buffer): Buffer => {
   if (left.length !== 32 || right.length !== 32) return sha256(Buffer.from([0x01]), left, right);
   nodeInput[0] = 0x01;
   left.copy(nodeInput, 1);
   right.copy(nodeInput, 33);
-  return sha256(nodeInput);
+  return hash256(nodeInput);
 };
 
 /** Largest power of two strictly smaller than n (n >= 2). */

@@ -150,19 +150,22 @@ export class ThreadVerifier implements VerifierRun {
 
 // ------------------------------------------------------------------ worker side
 
+// Local copies: every access to an import is a getter call under the CommonJS interop.
+const { LEAF, NULL_LEAF, CHECKPOINT, UNSEALED, STATE_ROW } = RecordKind;
+
 /** Buffers crossed the thread boundary as plain Uint8Arrays. */
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 const reviveAnchor = (a: AnchorPoint): AnchorPoint => ({ ...a, root: asBuffer(a.root), checkpointHash: asBuffer(a.checkpointHash) });
 
 /** The event record at b[off, end) as the core sees it (id, time, stored leaf), checked in place. */
-function packedEvent(b: Buffer, off: number, end: number): PackedEvent {
+function packedEvent(b: Buffer, view: DataView, off: number, end: number): PackedEvent {
   const leafLen = b[off + 12] as number;
   const input = off + 13 + leafLen;
   let p = input + 6;
   for (let i = 0; i < 5; i++) p += 5 + b.readUInt32BE(p + 1);
   return {
     packed: true,
-    eventId: b.readBigUInt64BE(off + 4),
+    eventId: view.getBigUint64(off + 4),
     eventTime: b.toString('latin1', p + 5, p + 5 + b.readUInt32BE(p + 1)),
     // Copied: the tree keeps leaves (frontier, proof ranges) after this batch is reused.
     leafHash: Buffer.from(b.subarray(off + 13, input)),
@@ -172,6 +175,7 @@ function packedEvent(b: Buffer, off: number, end: number): PackedEvent {
 
 /** Feeds one batch of records to the core, in order. */
 export function replayBatch(core: StreamVerifier, b: Buffer): void {
+  const view = new DataView(b.buffer, b.byteOffset, b.length);
   let off = 0;
   const take = (width: 1 | 2 | 4): Buffer => {
     const len = b.readUIntBE(off, width);
@@ -181,22 +185,22 @@ export function replayBatch(core: StreamVerifier, b: Buffer): void {
   };
   while (off < b.length) {
     const kind = b[off];
-    if (kind === RecordKind.LEAF || kind === RecordKind.UNSEALED) {
-      const at = off + (kind === RecordKind.LEAF ? 9 : 2);
+    if (kind === LEAF || kind === UNSEALED) {
+      const at = off + (kind === LEAF ? 9 : 2);
       const end = at + b.readUInt32BE(at);
-      const ev = packedEvent(b, at, end);
-      if (kind === RecordKind.LEAF) core.leaf(b.readBigUInt64BE(off + 1), ev);
+      const ev = packedEvent(b, view, at, end);
+      if (kind === LEAF) core.leaf(view.getBigUint64(off + 1), ev);
       else core.unsealedEvent(ev, b[off + 1] === 1);
       off = end;
-    } else if (kind === RecordKind.NULL_LEAF) {
-      core.leaf(b.readBigUInt64BE(off + 1), null);
+    } else if (kind === NULL_LEAF) {
+      core.leaf(view.getBigUint64(off + 1), null);
       off += 9;
-    } else if (kind === RecordKind.STATE_ROW) {
+    } else if (kind === STATE_ROW) {
       const len = b[off + 1] as number;
       core.stateRow(b.toString('utf8', off + 2, off + 2 + len), b.subarray(off + 2 + len, off + 34 + len));
       off += 34 + len;
-    } else if (kind === RecordKind.CHECKPOINT) {
-      const treeSize = b.readBigUInt64BE(off + 1);
+    } else if (kind === CHECKPOINT) {
+      const treeSize = view.getBigUint64(off + 1);
       off += 9;
       const root = take(1);
       const prevCheckpointHash = take(1);

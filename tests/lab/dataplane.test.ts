@@ -193,3 +193,52 @@ describe('bad input changes nothing', () => {
     expect(e2.message).toMatch(/^ZT_BAD_FORMAT/);
   });
 });
+
+describe('app_create_user_encrypted owns its commit: acknowledged means committed, whatever the session does', () => {
+  const eventsOf = async (id: string): Promise<number> => Number((await rootSql(`SELECT COUNT(*) FROM ztmysql.audit_events
+    WHERE table_name = 'users' AND action = 'INSERT' AND pk_image = CONCAT(X'010000000974656E616E745F6964', X'0600000010', UUID_TO_BIN('${F.tenantId}'),
+      X'01000000026964', X'0600000010', UUID_TO_BIN('${id}'));`))[0]?.[0]);
+  const rowsOf = async (id: string): Promise<number> => Number((await rootSql(`SELECT COUNT(*) FROM ztmysql.users WHERE id = UUID_TO_BIN('${id}');`))[0]?.[0]);
+
+  test.each([
+    ['autocommit = 0', 'SET autocommit = 0'],
+    ['an open client transaction', 'START TRANSACTION'],
+    ['READ UNCOMMITTED and autocommit = 0', 'SET SESSION transaction_isolation = \'READ-UNCOMMITTED\', autocommit = 0'],
+  ])('with %s: once CALL returns, another connection sees the row and its event; a failing call leaves neither', async (_label, setup) => {
+    const c = await app();
+    try {
+      await call(c, 'security_set_tenant', [F.tenantId]);
+      await c.query(setup);
+      const id = await createUser(c, F);
+      // Read by root over another connection while c stays open and issues nothing more.
+      expect(await rowsOf(id)).toBe(1);
+      expect(await eventsOf(id)).toBe(1);
+      // Failures inside the write (duplicate id; DEK not of this tenant) roll the statement back entirely.
+      const dup = await expectSqlError(call(c, 'app_create_user_encrypted', [id, 'member', envelope(F, 'name_ct', id, 'x'), envelope(F, 'email_ct', id, 'y'), null, F.dek.id]), { sqlState: '45000' });
+      expect(dup.message).toMatch(/^ZT_DUPLICATE:/);
+      const other = { tenantId: F.tenantId, dek: { id: uuid(), key: F.dek.key } };
+      const id2 = uuid();
+      const unknown = await expectSqlError(call(c, 'app_create_user_encrypted', [id2, 'member', envelope(other, 'name_ct', id2, 'x'), envelope(other, 'email_ct', id2, 'y'), null, other.dek.id]), { sqlState: '45000' });
+      expect(unknown.message).toMatch(/^ZT_DEK_UNKNOWN:/);
+      await c.query('COMMIT');
+      expect(await rowsOf(id)).toBe(1);
+      expect(await eventsOf(id)).toBe(1);
+      expect(await rowsOf(id2)).toBe(0);
+      expect(await eventsOf(id2)).toBe(0);
+      await c.query('ROLLBACK');
+      expect(await rowsOf(id)).toBe(1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('an app session that dies right after CALL returns loses nothing (autocommit = 0)', async () => {
+    const c = await app();
+    await call(c, 'security_set_tenant', [F.tenantId]);
+    await c.query('SET autocommit = 0');
+    const id = await createUser(c, F);
+    c.destroy();
+    expect(await rowsOf(id)).toBe(1);
+    expect(await eventsOf(id)).toBe(1);
+  });
+});
