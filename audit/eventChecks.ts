@@ -1,8 +1,8 @@
 // The per-event checks that do not depend on order: the leaf hash recomputed from the
 // row content, the shape of the three row images, and the state replay (with the
-// current rows for the other side). They are most of the verifier's hashing, so the
-// events are packed into flat batches that the same code checks either inline or in
-// a worker thread (audit/eventCheckWorker.ts) while the main thread reads the next rows.
+// current rows for the other side). Events are packed into flat batches: the verifier
+// thread (audit/verifyThread.ts) receives them that way and checks them in place; in
+// one thread, audit/eventCheckSink.ts packs them for the same code.
 //
 // One packed event: u32be(record length) || u64be(event_id) || u8(stored leaf length)
 // || stored leaf || 0x00 || leaf_data (the RFC 6962 leaf-hash input, written in place).
