@@ -85,17 +85,24 @@ async function load(): Promise<void> {
   process.stderr.write(`loaded ${n} events and ${Math.ceil(n / batch) + 1} checkpoints in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 
-async function timeIt<T>(f: () => Promise<T>): Promise<{ ms: number; peakMiB: number; value: T }> {
+/** Wall time, peak main-thread heap above the start, and peak RSS (all threads, the verifier's worker included). */
+async function timeIt<T>(f: () => Promise<T>): Promise<{ ms: number; peakMiB: number; peakRssMiB: number; value: T }> {
   global.gc?.();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed); }, 20);
+  let rss = process.memoryUsage().rss;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.heapUsed);
+    rss = Math.max(rss, m.rss);
+  };
+  const timer = setInterval(sample, 20);
   const t0 = process.hrtime.bigint();
   const value = await f();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   clearInterval(timer);
-  peak = Math.max(peak, process.memoryUsage().heapUsed);
-  return { ms, peakMiB: (peak - base) / 1048576, value };
+  sample();
+  return { ms, peakMiB: (peak - base) / 1048576, peakRssMiB: rss / 1048576, value };
 }
 
 async function main(): Promise<void> {
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
       events: stream.value, streamSeconds: +(stream.ms / 1000).toFixed(2), rawStreamSeconds: +(rawStream.ms / 1000).toFixed(2), verifySeconds: +(verify.ms / 1000).toFixed(2),
       ratio: +(verify.ms / stream.ms).toFixed(2), streamEventsPerSecond: Math.round(stream.value / (stream.ms / 1000)),
       verifyEventsPerSecond: Math.round(stream.value / (verify.ms / 1000)), streamPeakHeapMiB: +stream.peakMiB.toFixed(1),
-      verifyPeakHeapMiB: +verify.peakMiB.toFixed(1), treeSize: r.treeSize, findingCodes: [...new Set(r.findings.map((f) => f.code))],
+      verifyPeakHeapMiB: +verify.peakMiB.toFixed(1), streamPeakRssMiB: Math.round(stream.peakRssMiB), verifyPeakRssMiB: Math.round(verify.peakRssMiB), treeSize: r.treeSize, findingCodes: [...new Set(r.findings.map((f) => f.code))],
     }, null, 2));
   } finally {
     await conn.end();
