@@ -19,8 +19,6 @@ export const RAW_EVENT_COLS = `e.event_id, e.format_version, ${BIN('e.table_name
   CAST(DATE_FORMAT(e.event_time, '%Y-%m-%d %H:%i:%s.%f') AS BINARY) AS event_time, ${BIN('e.incarnation')}, e.before_image, e.after_image,
   ${BIN('e.detail')}, e.leaf_hash`;
 
-const bin = (v: unknown): Buffer | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
-
 /** A row of `SELECT s.seq, ${RAW_EVENT_COLS}` as an array (rowsAsArray: no object per row); the leaf fields stay in it. */
 export function rawEventOf(r: readonly unknown[]): RawEvent {
   const time = r[8];
@@ -28,7 +26,7 @@ export function rawEventOf(r: readonly unknown[]): RawEvent {
     raw: true,
     eventId: BigInt(r[1] as number | string),
     eventTime: Buffer.isBuffer(time) ? time.toString('latin1') : String(time ?? ''),
-    leafHash: bin(r[13]) ?? Buffer.alloc(0),
+    leafHash: buf(r[13]) ?? Buffer.alloc(0),
     formatVersion: Number(r[2]),
     fields: r,
     at: 3,

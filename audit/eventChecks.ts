@@ -1,14 +1,14 @@
 // The per-event checks that do not depend on order: the leaf hash recomputed from the
 // row content, the shape of the three row images, and the state replay (with the
-// current rows for the other side). Events are packed into flat batches: the verifier
-// thread (audit/verifyThread.ts) receives them that way and checks them in place; in
-// one thread, audit/eventCheckSink.ts packs them for the same code.
+// current rows for the other side). The checks read an event in its packed form: the
+// verifier thread (audit/verifyThread.ts) receives batches of packed records and checks
+// them where they lie; an event in any other form is packed first.
 //
 // One packed event: u32be(record length) || u64be(event_id) || u8(stored leaf length)
 // || stored leaf || 0x00 || leaf_data (the RFC 6962 leaf-hash input, written in place).
 // One packed current row: u8(table name length) || table name || 32-byte digest.
-import { checkImage, EVENT_MAGIC, EventRow, FieldType, sha256Latin1, EVENT_FORMAT_VERSION } from './format';
-import { FindingCode, Findings } from './findings';
+import { checkImage, EVENT_MAGIC, FieldType, leafFields, sha256Latin1, EVENT_FORMAT_VERSION } from './format';
+import type { Findings } from './findings';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 import { StateReplay, TableState } from './verifyState';
 
@@ -43,7 +43,9 @@ export interface PackedEvent {
   readonly end: number;
 }
 
-export type CheckedEvent = StoredEvent | RawEvent | PackedEvent;
+/** An event as a database driver yields it. */
+export type SourceEvent = StoredEvent | RawEvent;
+export type CheckedEvent = SourceEvent | PackedEvent;
 
 /** Kinds of the records a verifier batch carries (audit/verifyThread.ts), one byte before each. */
 export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5 } as const;
@@ -94,7 +96,7 @@ export class BatchWriter {
     return out;
   }
 
-  private field(type: number, value: Buffer | string | null, encoding: BufferEncoding = 'utf8'): void {
+  private field(type: number, value: Buffer | string | null): void {
     if (value === null) {
       this.ensure(5);
       this.buf[this.off] = FieldType.NULL;
@@ -102,47 +104,36 @@ export class BatchWriter {
       this.off += 5;
       return;
     }
-    const len = typeof value === 'string' ? Buffer.byteLength(value, encoding) : value.length;
+    const len = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
     this.ensure(5 + len);
     this.buf[this.off] = type;
     this.buf.writeUInt32BE(len, this.off + 1);
-    if (typeof value === 'string') this.buf.write(value, this.off + 5, len, encoding);
+    if (typeof value === 'string') this.buf.write(value, this.off + 5, len, 'utf8');
     else value.copy(this.buf, this.off + 5);
     this.off += 5 + len;
   }
 
+  /** Starts over in the same memory (a scratch writer for one record at a time). */
+  reset(): void {
+    this.off = 0;
+    this.count = 0;
+  }
+
   /** Packs one event (the same bytes as format.leafHashInput, whatever its version). */
-  event(ev: CheckedEvent): void {
+  event(ev: SourceEvent): void {
     if ('raw' in ev) {
       this.rawEvent(ev);
       return;
     }
-    if ('packed' in ev) {
-      this.ensure(ev.end - ev.off);
-      this.buf.set(ev.batch.subarray(ev.off, ev.end), this.off);
-      this.off += ev.end - ev.off;
-      this.count++;
-      return;
-    }
     this.header(ev);
-    const e: EventRow = ev;
-    this.field(FieldType.TEXT, e.tableName);
-    this.field(FieldType.TEXT, e.action);
-    this.field(FieldType.BYTES, e.pkImage);
-    this.field(FieldType.UUID, e.tenantId);
-    this.field(FieldType.TEXT, e.actor);
-    this.field(FieldType.DATETIME, e.eventTime, 'latin1');
-    this.field(FieldType.TEXT, e.incarnation);
-    this.field(FieldType.BYTES, e.beforeImage);
-    this.field(FieldType.BYTES, e.afterImage);
-    this.field(FieldType.TEXT, e.detail);
+    for (const f of leafFields(ev)) this.field(f.type, f.type === T_NULL ? null : f.bytes);
     this.end();
   }
 
   private start = 0;
 
   /** Record length placeholder, event id, stored leaf, then 0x00 "ZTEV" version. */
-  private header(ev: StoredEvent | RawEvent, extra = 0): void {
+  private header(ev: SourceEvent, extra = 0): void {
     this.start = this.off;
     const leafLen = Math.min(ev.leafHash.length, 255);
     this.ensure(4 + 8 + 1 + leafLen + 6 + extra);
@@ -233,14 +224,14 @@ export class BatchWriter {
   }
 
   /** A sequenced leaf: kind, seq, then its event record (or none: audit_seq names a missing event). */
-  leaf(seq: bigint, ev: CheckedEvent | null): void {
+  leaf(seq: bigint, ev: SourceEvent | null): void {
     this.kind(ev ? RecordKind.LEAF : RecordKind.NULL_LEAF);
     this.u64(seq);
     if (ev) this.event(ev);
     else this.count++;
   }
 
-  unsealed(ev: CheckedEvent, queued: boolean): void {
+  unsealed(ev: SourceEvent, queued: boolean): void {
     this.kind(RecordKind.UNSEALED, 1);
     this.buf[this.off++] = queued ? 1 : 0;
     this.event(ev);
@@ -264,32 +255,28 @@ export class BatchWriter {
   }
 }
 
-/** What the checks found, in a form that crosses a thread boundary. */
-export interface EventCheckResult {
-  readonly findings: { code: FindingCode; message: string; at?: Record<string, string | number> }[];
-  readonly counts: [FindingCode, number][];
-  readonly tables: TableState[];
-}
-
 const hex = (b: Buffer): string => b.toString('hex');
+const DIGEST_BYTES = 32;
 
+/** The order-free checks; findings go to the verifier's own list, in stream order. */
 export class EventChecks {
-  private readonly findings: Findings;
   private readonly state: StateReplay;
+  /** Packs an event that does not arrive packed, one at a time. */
+  private readonly scratch = new BatchWriter(1 << 12);
 
-  constructor(maxFindingsPerCode = 20, stateKey?: Buffer) {
-    this.findings = new Findings(maxFindingsPerCode);
+  constructor(private readonly findings: Findings, stateKey?: Buffer) {
     this.state = new StateReplay(stateKey);
   }
 
-  /** Checks a batch of packed events. */
-  events(batch: Buffer): void {
-    let off = 0;
-    while (off < batch.length) {
-      const end = off + batch.readUInt32BE(off);
-      this.record(batch, off, end);
-      off = end;
+  /** Checks one event: a packed record where it lies, any other form packed first. */
+  event(ev: CheckedEvent): void {
+    if ('packed' in ev) {
+      this.record(ev.batch, ev.off, ev.end);
+      return;
     }
+    this.scratch.reset();
+    this.scratch.event(ev);
+    this.record(this.scratch.buf, 0, this.scratch.off);
   }
 
   // Field offsets of the event being checked (reused: no arrays per event).
@@ -298,7 +285,7 @@ export class EventChecks {
   private readonly types = new Uint8Array(10);
 
   /** One packed event record, batch[off, end). */
-  record(batch: Buffer, off: number, end: number): void {
+  private record(batch: Buffer, off: number, end: number): void {
     const leafLen = batch[off + 12] as number;
     const storedAt = off + 13;
     const inputAt = storedAt + leafLen;
@@ -335,21 +322,16 @@ export class EventChecks {
     );
   }
 
-  /** A batch of packed current rows. */
-  stateRows(batch: Buffer): void {
-    for (let off = 0; off < batch.length;) {
-      const len = batch[off] as number;
-      const table = batch.toString('utf8', off + 1, off + 1 + len);
-      const digest = batch.subarray(off + 1 + len, off + 33 + len);
-      if (!this.state.actualRow(table, digest)) {
-        this.findings.add('STATE_MISMATCH', `the state procedure returned a row of ${JSON.stringify(table)}, which is not a protected table: the procedure was altered`, { table });
-      }
-      off += 33 + len;
+  /** A current row (SHA-256 of its image; other lengths are zero-padded or cut to 32 bytes, as packed). */
+  stateRow(table: string, digest: Buffer): void {
+    const d = digest.length === DIGEST_BYTES ? digest : Buffer.concat([digest, Buffer.alloc(DIGEST_BYTES)]).subarray(0, DIGEST_BYTES);
+    if (!this.state.actualRow(table, d)) {
+      this.findings.add('STATE_MISMATCH', `the state procedure returned a row of ${JSON.stringify(table)}, which is not a protected table: the procedure was altered`, { table });
     }
   }
 
-  result(): EventCheckResult {
-    return { findings: this.findings.list.map((f) => ({ code: f.code, message: f.message, ...(f.at ? { at: { ...f.at } } : {}) })), counts: [...this.findings.counts], tables: this.state.compare() };
+  /** Expected against actual state, per protected table. */
+  tables(): TableState[] {
+    return this.state.compare();
   }
 }
-

@@ -84,19 +84,6 @@ export class Findings {
     if (n <= this.maxPerCode) this.list.push({ kind: kindOf(code), code, message, ...(at ? { at } : {}) });
   }
 
-  /** Findings collected elsewhere (the event checks, maybe in a worker thread), under this cap. */
-  absorb(list: readonly { code: FindingCode; message: string; at?: Record<string, string | number> }[], counts: readonly [FindingCode, number][]): void {
-    const listed = new Map<FindingCode, number>();
-    for (const f of this.list) listed.set(f.code, (listed.get(f.code) ?? 0) + 1);
-    for (const f of list) {
-      const n = listed.get(f.code) ?? 0;
-      if (n >= this.maxPerCode) continue;
-      listed.set(f.code, n + 1);
-      this.list.push({ kind: kindOf(f.code), code: f.code, message: f.message, ...(f.at ? { at: f.at } : {}) });
-    }
-    for (const [c, n] of counts) this.counts.set(c, (this.counts.get(c) ?? 0) + n);
-  }
-
   get total(): number {
     let t = 0;
     for (const n of this.counts.values()) t += n;

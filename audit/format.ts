@@ -155,7 +155,7 @@ export interface EventRow {
 }
 
 /** The ten leaf fields in their fixed order. */
-function leafFields(e: EventRow): Field[] {
+export function leafFields(e: EventRow): Field[] {
   return [
     textField(e.tableName),
     textField(e.action),

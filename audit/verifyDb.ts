@@ -201,14 +201,14 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       }
       // Checkpoints beyond the leaves: queued, reported as truncation at finish.
       while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
-      const dup = { d: await seqDuplicates(conn, database) };
+      const duplicates = await seqDuplicates(conn, database);
       // Unsealed events: normally only the newest, above every sealed event_id, which a
       // range read finds. Any other (an event skipped by the sealer, or inserted with an
       // old id) makes the count of events up to that id exceed the sealed ones, and
       // then every event is anti-joined with audit_seq (three times the server work).
       // With no duplicate seq, `sealed` distinct ids up to maxSealed that number
       // maxSealed are exactly 1..maxSealed: no room for another event, nothing to count.
-      const noDuplicates = Number(dup?.d ?? 0) === 0;
+      const noDuplicates = duplicates === 0;
       let onlyTail = noDuplicates && BigInt(sealed) === maxSealed;
       if (noDuplicates && !onlyTail) {
         const [[upTo]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT COUNT(*) AS n FROM audit_events WHERE event_id <= ?', values: [String(maxSealed)], ...BIG });
@@ -226,7 +226,7 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       const state = await currentState(conn, database, core);
       return await core.finish({
         dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
-        fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: Number(dup?.d ?? 0),
+        fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: duplicates,
       });
     });
   } finally {

@@ -8,7 +8,7 @@
 // (docs/audit-log-format.md), so the auditor never sees a column value, only digests.
 import { TABLE_SPECS, TableSpec } from '../sql/tableSpecs';
 import { DEFINER, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
-import { encodeField, sha256, sha256Latin1, textField } from './format';
+import { encodeField, sha256, textField } from './format';
 import { MultisetHash, MultisetHashKey } from './multisetHash';
 
 export const STATE_PROCEDURE = 'audit_state_digests';
@@ -32,12 +32,7 @@ export class StateReplay {
     for (const t of TABLE_SPECS) this.sides.set(t.name, { expected: this.key.create(), actual: this.key.create() });
   }
 
-  /** An audit event: its before-image leaves the expected state, its after-image enters it. */
-  event(tableName: string, action: string, before: Buffer | null, after: Buffer | null): void {
-    this.eventDigests(tableName, action, before && sha256Latin1(before), after && sha256Latin1(after));
-  }
-
-  /** The same with the images' SHA-256 already taken (latin1 strings, the verifier's hot path). */
+  /** An audit event, by the SHA-256 of its images (latin1 strings): the before-image leaves the expected state, the after-image enters it. */
   eventDigests(tableName: string, action: string, before: string | null, after: string | null): void {
     if (action === 'READ') return;
     const t = this.sides.get(tableName);

@@ -10,8 +10,7 @@
 // while the leaves between m and n go by (audit/inclusion.ts), then checked with the
 // RFC 9162 algorithm against the two anchored roots.
 import { checkpointHash, GENESIS_PREV } from './format';
-import { EventCheckSink, InlineEventChecks } from './eventCheckSink';
-import type { CheckedEvent } from './eventChecks';
+import { CheckedEvent, EventChecks } from './eventChecks';
 import { Findings, Finding, FindingKind } from './findings';
 import { consistencyRanges, RangeHasher } from './inclusion';
 import { Frontier, verifyConsistency } from './merkle';
@@ -44,8 +43,6 @@ export interface StreamOptions {
   /** Fingerprints the auditor has approved: a change to one of them is not a finding. */
   readonly acceptFingerprints?: readonly string[];
   readonly maxFindingsPerCode?: number;
-  /** Where the order-free event checks run (default: inline, in this thread). */
-  readonly checks?: EventCheckSink;
 }
 
 export interface FinishInput {
@@ -106,7 +103,7 @@ const MAX_GAP_FILL = 1_000_000;
 export class StreamVerifier {
   readonly findings: Findings;
   private readonly frontier = new Frontier();
-  private readonly checks: EventCheckSink;
+  private readonly checks: EventChecks;
   private readonly anchorsAt = new Map<number, AnchorPoint[]>();
   private readonly pairsFrom = new Map<number, Pair[]>();
   private readonly pairsTo = new Map<number, Pair[]>();
@@ -126,7 +123,7 @@ export class StreamVerifier {
 
   constructor(private readonly opts: StreamOptions) {
     this.findings = new Findings(opts.maxFindingsPerCode ?? 20);
-    this.checks = opts.checks ?? new InlineEventChecks(opts.maxFindingsPerCode ?? 20);
+    this.checks = new EventChecks(this.findings);
     for (const a of opts.anchors) {
       const l = this.anchorsAt.get(a.treeSize) ?? [];
       l.push(a);
@@ -176,7 +173,7 @@ export class StreamVerifier {
       return;
     }
     this.sealed++;
-    this.checkEvent(ev);
+    this.checks.event(ev); // leaf hash, image shapes, state replay
     const b = this.batch;
     if (b.lastEventId !== undefined && ev.eventId <= b.lastEventId) {
       this.findings.add('BATCH_ORDER', `seq ${seq} (event ${ev.eventId}) follows event ${b.lastEventId} in one seal batch: the sealer orders a batch by event_id`, { seq: String(seq), event: String(ev.eventId) });
@@ -189,14 +186,9 @@ export class StreamVerifier {
   /** An event without a seq (queued: it is in audit_pending). */
   unsealedEvent(ev: CheckedEvent, queued: boolean): void {
     this.unsealed++;
-    this.checkEvent(ev);
+    this.checks.event(ev); // leaf hash, image shapes, state replay
     if (!queued) this.findings.add('UNQUEUED_EVENT', `event ${ev.eventId} has no seq and is not queued for sealing: it was not inserted through the audit trigger path`, { event: String(ev.eventId) });
     if (this.oldestUnsealed === undefined || ev.eventTime < this.oldestUnsealed) this.oldestUnsealed = ev.eventTime;
-  }
-
-  /** Leaf hash, image shapes and state replay: order-free, so they may run in another thread. */
-  private checkEvent(ev: CheckedEvent): void {
-    this.checks.event(ev);
   }
 
   private append(leaf: Buffer): void {
@@ -329,11 +321,9 @@ export class StreamVerifier {
       const age = (dtMs(input.dbNow) - dtMs(this.oldestUnsealed)) / 1000;
       if (age > input.maxUnsealedAgeS) this.findings.add('UNSEALED_AGE', `${this.unsealed} event(s) without a seq, the oldest from ${this.oldestUnsealed} (${age.toFixed(1)} s old, bound ${input.maxUnsealedAgeS} s): the sealer is not running`);
     }
-    const checked = this.checks.result();
-    this.findings.absorb(checked.findings, checked.counts);
     let stateCoverage: string;
     if (input.state?.complete) {
-      const tables = checked.tables;
+      const tables = this.checks.tables();
       const mismatched = tables.filter((t) => !t.equal);
       for (const t of mismatched) {
         this.findings.add('STATE_MISMATCH', `table ${t.table}: ${t.actualRows} rows whose content is not what the audited changes give (${t.expectedRows} rows expected): a change was made without its audit event`, { table: t.table });

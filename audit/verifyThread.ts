@@ -10,8 +10,7 @@
 //   UNSEALED   u8 queued || event record        STATE_ROW  u8 len || table || digest(32)
 //   CHECKPOINT u64 size || u8+root || u8+prev || u8+hash || u16+sealed_at || u16+incarnation || u32+frontier
 import { Worker } from 'node:worker_threads';
-import { InlineEventChecks } from './eventCheckSink';
-import { BatchWriter, CheckedEvent, PackedEvent, RecordKind } from './eventChecks';
+import { BatchWriter, PackedEvent, RecordKind, SourceEvent } from './eventChecks';
 import type { FindingCode } from './findings';
 import type { StoredCheckpoint } from './verify';
 import { AnchorPoint, FinishInput, StreamOptions, StreamVerifier, VerifyStreamReport } from './verifyStream';
@@ -19,8 +18,8 @@ import { AnchorPoint, FinishInput, StreamOptions, StreamVerifier, VerifyStreamRe
 /** What the database driver feeds, wherever the verifier runs. */
 export interface VerifierRun {
   checkpoint(cp: StoredCheckpoint): void;
-  leaf(seq: bigint, ev: CheckedEvent | null): void;
-  unsealedEvent(ev: CheckedEvent, queued: boolean): void;
+  leaf(seq: bigint, ev: SourceEvent | null): void;
+  unsealedEvent(ev: SourceEvent, queued: boolean): void;
   stateRow(table: string, digest: Buffer): void;
   /** Resolves when more may be fed (bounded memory). */
   ready(): Promise<void>;
@@ -28,7 +27,7 @@ export interface VerifierRun {
   close(): void;
 }
 
-export type CoreOptions = Omit<StreamOptions, 'checks'>;
+export type CoreOptions = StreamOptions;
 export interface Problem { readonly code: FindingCode; readonly message: string; readonly at?: Record<string, string | number> }
 
 /** In this thread (tests, and `checkThread: false`). */
@@ -41,8 +40,8 @@ export class LocalVerifier implements VerifierRun {
   }
 
   checkpoint(cp: StoredCheckpoint): void { this.core.checkpoint(cp); }
-  leaf(seq: bigint, ev: CheckedEvent | null): void { this.core.leaf(seq, ev); }
-  unsealedEvent(ev: CheckedEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
+  leaf(seq: bigint, ev: SourceEvent | null): void { this.core.leaf(seq, ev); }
+  unsealedEvent(ev: SourceEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
   stateRow(table: string, digest: Buffer): void { this.core.stateRow(table, digest); }
   ready(): Promise<void> { return Promise.resolve(); }
   finish(input: FinishInput): Promise<VerifyStreamReport> { return Promise.resolve(this.core.finish(input)); }
@@ -123,8 +122,8 @@ export class ThreadVerifier implements VerifierRun {
   }
 
   checkpoint(cp: StoredCheckpoint): void { this.writer.checkpoint(cp); this.counted(); }
-  leaf(seq: bigint, ev: CheckedEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
-  unsealedEvent(ev: CheckedEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
+  leaf(seq: bigint, ev: SourceEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
+  unsealedEvent(ev: SourceEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
   stateRow(table: string, digest: Buffer): void { this.writer.stateRowRecord(table, digest); this.counted(); }
 
   async ready(): Promise<void> {
@@ -223,10 +222,7 @@ export function serveVerifier(): void {
   const port = parentPort;
   if (!port) throw new Error('serveVerifier runs in a worker thread');
   const data = workerData as { opts: CoreOptions; problems: Problem[] };
-  const core = new StreamVerifier({
-    ...data.opts, anchors: data.opts.anchors.map(reviveAnchor),
-    checks: new InlineEventChecks(data.opts.maxFindingsPerCode ?? 20),
-  });
+  const core = new StreamVerifier({ ...data.opts, anchors: data.opts.anchors.map(reviveAnchor) });
   for (const p of data.problems) core.findings.add(p.code, p.message, p.at);
   port.on('message', (m: ToWorker) => {
     try {

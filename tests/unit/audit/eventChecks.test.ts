@@ -3,8 +3,8 @@
 // truncation and corruption of a real image.
 import { randomBytes } from 'node:crypto';
 import { checkImage, decodeImage, eventLeafHash } from '../../../audit/format';
-import { EventCheckSink, InlineEventChecks } from '../../../audit/eventCheckSink';
-import type { RawEvent } from '../../../audit/eventChecks';
+import { EventChecks, RawEvent } from '../../../audit/eventChecks';
+import { Findings } from '../../../audit/findings';
 import { imageDigest } from '../../../audit/verifyState';
 import { synthEvent } from '../../../audit/bench/verifySynth';
 import type { StoredEvent } from '../../../audit/verify';
@@ -41,35 +41,36 @@ function rows(tamper: boolean): [string, Buffer][] {
   return out;
 }
 
-function check(sink: EventCheckSink, evs: (StoredEvent | RawEvent)[], current: [string, Buffer][]) {
-  for (const e of evs) sink.event(e);
-  for (const [t, d] of current) sink.stateRow(t, d);
-  const r = sink.result();
+function check(evs: (StoredEvent | RawEvent)[], current: [string, Buffer][]) {
+  const findings = new Findings();
+  const checks = new EventChecks(findings);
+  for (const e of evs) checks.event(e);
+  for (const [t, d] of current) checks.stateRow(t, d);
   return {
-    findings: r.findings.map((f) => `${f.code} ${f.at?.event ?? f.at?.table ?? ''}`).sort(),
-    counts: Object.fromEntries(r.counts),
-    tables: r.tables.map(({ table, expectedRows, actualRows, equal }) => ({ table, expectedRows, actualRows, equal })),
+    findings: findings.list.map((f) => `${f.code} ${f.at?.event ?? f.at?.table ?? ''}`).sort(),
+    counts: Object.fromEntries(findings.counts),
+    tables: checks.tables(),
   };
 }
 
 describe('event checks', () => {
   test('decoded and raw events: the same findings and the same state verdict', () => {
     const evs = events();
-    const decoded = check(new InlineEventChecks(), evs, rows(false));
+    const decoded = check(evs, rows(false));
     expect(decoded.findings).toEqual(['LEAF_MISMATCH 7', 'MALFORMED_EVENT 11', 'MALFORMED_EVENT 13']);
     // Event 11's truncated after-image enters the replay, so the state differs from the rows.
     expect(decoded.tables.find((t) => t.table === 'accounts')).toEqual({ table: 'accounts', expectedRows: N / 4, actualRows: N / 4, equal: false });
-    expect(check(new InlineEventChecks(), evs.map(rawOf), rows(false))).toEqual(decoded);
+    expect(check(evs.map(rawOf), rows(false))).toEqual(decoded);
   });
 
   test('a clean log matches its rows; one row changed without an event does not; a row of another table is named', () => {
     const clean = Array.from({ length: N }, (_, k) => rawOf(synthEvent(k + 1)));
-    const ok = check(new InlineEventChecks(), clean, rows(false));
+    const ok = check(clean, rows(false));
     expect(ok.findings).toEqual([]);
     expect(ok.tables.every((t) => t.equal)).toBe(true);
-    const bad = check(new InlineEventChecks(), clean, rows(true));
+    const bad = check(clean, rows(true));
     expect(bad.tables.filter((t) => !t.equal).map((t) => t.table)).toEqual(['accounts']);
-    const stray = check(new InlineEventChecks(), clean, [...rows(false), ['audit_events', randomBytes(32)]]);
+    const stray = check(clean, [...rows(false), ['audit_events', randomBytes(32)]]);
     expect(stray.findings).toEqual(['STATE_MISMATCH audit_events']);
   });
 
@@ -77,8 +78,8 @@ describe('event checks', () => {
     const e = synthEvent(5);
     const raw = rawOf(e);
     const asStrings: RawEvent = { ...raw, fields: raw.fields.map((v, i) => (i === 1 || i === 4 ? (v as Buffer).toString('utf8') : v)) };
-    expect(check(new InlineEventChecks(), [asStrings], [])).toEqual(check(new InlineEventChecks(), [e], []));
-    expect(check(new InlineEventChecks(), [asStrings], []).findings).toEqual([]);
+    expect(check([asStrings], [])).toEqual(check([e], []));
+    expect(check([asStrings], []).findings).toEqual([]);
   });
 });
 
