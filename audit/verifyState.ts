@@ -7,7 +7,7 @@
 // Each element is SHA-256 of the row image in the audit encoding
 // (docs/audit-log-format.md), so the auditor never sees a column value, only digests.
 import { TABLE_SPECS, TableSpec } from '../sql/tableSpecs';
-import { DEFINER, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
+import { definerReadProcedureSql, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
 import { encodeField, sha256, textField } from './format';
 import { MultisetHash, MultisetHashKey } from './multisetHash';
 
@@ -70,15 +70,8 @@ export function rowImageSql(t: TableSpec, r: string): string {
 export function stateProcedureSql(schema: string, auditor?: { user: string; host: string }): string {
   const selects = TABLE_SPECS.map((t) => `SELECT ${hexLit(Buffer.from(t.name, 'utf8'))} AS table_name, UNHEX(SHA2(${rowImageSql(t, 'r')}, 256)) AS digest FROM \`${schema}\`.${ident(t.name)} r`);
   return [
-    `DROP PROCEDURE IF EXISTS \`${schema}\`.${STATE_PROCEDURE};`,
-    'DELIMITER //',
-    `CREATE DEFINER=${DEFINER} PROCEDURE \`${schema}\`.${STATE_PROCEDURE}()`,
-    '  READS SQL DATA SQL SECURITY DEFINER',
-    "  COMMENT 'ztmysql verify: SHA-256 of the audit image of every protected row (state reconciliation)'",
-    'BEGIN',
-    `  ${selects.join('\n  UNION ALL\n  ')};`,
-    'END //',
-    'DELIMITER ;',
+    ...definerReadProcedureSql(schema, STATE_PROCEDURE, 'ztmysql verify: SHA-256 of the audit image of every protected row (state reconciliation)',
+      [`  ${selects.join('\n  UNION ALL\n  ')};`]),
     ...(auditor ? [`GRANT EXECUTE ON PROCEDURE \`${schema}\`.${STATE_PROCEDURE} TO '${auditor.user}'@'${auditor.host}';`] : []),
     '',
   ].join('\n');

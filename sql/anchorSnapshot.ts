@@ -3,7 +3,7 @@
 // the latest checkpoint and a fingerprint of the audit machinery: every trigger,
 // routine, event and view of the schema and every grant on it. Any change to those
 // shows up as a new fingerprint in the next anchor.
-import { DEFINER } from './sqlExpr';
+import { DEFINER, definerReadProcedureSql } from './sqlExpr';
 
 export const ANCHOR_SNAPSHOT_PROCEDURE = 'audit_anchor_snapshot';
 /** Root of the empty RFC 6962 tree: SHA-256 of the empty string. */
@@ -36,21 +36,15 @@ export function anchorSnapshotSql(schema: string): string {
     `GRANT SELECT ON mysql.tables_priv TO ${DEFINER};`,
     `GRANT SELECT ON mysql.procs_priv TO ${DEFINER};`,
     `GRANT SELECT ON mysql.db TO ${DEFINER};`,
-    `DROP PROCEDURE IF EXISTS \`${schema}\`.${ANCHOR_SNAPSHOT_PROCEDURE};`,
-    'DELIMITER //',
-    `CREATE DEFINER=${DEFINER} PROCEDURE \`${schema}\`.${ANCHOR_SNAPSHOT_PROCEDURE}()`,
-    '  READS SQL DATA SQL SECURITY DEFINER',
-    "  COMMENT 'ztmysql anchor: server identity, latest checkpoint, audit machinery fingerprint'",
-    'BEGIN',
-    '  SET SESSION group_concat_max_len = 67108864;',
-    `  SELECT @@server_uuid, IFNULL(cp.incarnation, ''), IFNULL(cp.tree_size, 0),`,
-    `         LOWER(IFNULL(HEX(cp.root), '${EMPTY_TREE_ROOT}')), LOWER(IFNULL(HEX(cp.checkpoint_hash), REPEAT('0', 64))),`,
-    `         IFNULL(DATE_FORMAT(cp.sealed_at, '%Y-%m-%dT%H:%i:%s.%fZ'), ''),`,
-    `         ${fingerprintSelect(schema).replace(/\n/g, '\n         ')}`,
-    '    FROM (SELECT 1) AS one',
-    `    LEFT JOIN (SELECT * FROM \`${schema}\`.audit_checkpoints ORDER BY tree_size DESC LIMIT 1) AS cp ON TRUE;`,
-    'END //',
-    'DELIMITER ;',
+    ...definerReadProcedureSql(schema, ANCHOR_SNAPSHOT_PROCEDURE, 'ztmysql anchor: server identity, latest checkpoint, audit machinery fingerprint', [
+      '  SET SESSION group_concat_max_len = 67108864;',
+      `  SELECT @@server_uuid, IFNULL(cp.incarnation, ''), IFNULL(cp.tree_size, 0),`,
+      `         LOWER(IFNULL(HEX(cp.root), '${EMPTY_TREE_ROOT}')), LOWER(IFNULL(HEX(cp.checkpoint_hash), REPEAT('0', 64))),`,
+      `         IFNULL(DATE_FORMAT(cp.sealed_at, '%Y-%m-%dT%H:%i:%s.%fZ'), ''),`,
+      `         ${fingerprintSelect(schema).replace(/\n/g, '\n         ')}`,
+      '    FROM (SELECT 1) AS one',
+      `    LEFT JOIN (SELECT * FROM \`${schema}\`.audit_checkpoints ORDER BY tree_size DESC LIMIT 1) AS cp ON TRUE;`,
+    ]),
     '',
   ].join('\n');
 }

@@ -107,3 +107,22 @@ export const ident = (s: string): string => {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)) throw new Error(`unsafe identifier ${JSON.stringify(s)}`);
   return `\`${s}\``;
 };
+
+/**
+ * DROP and CREATE of a read-only, parameterless definer procedure as root runs it
+ * (statements end with ';', the body between DELIMITER //): the anchor snapshot and
+ * the verifier's state digests are both made this way.
+ */
+export function definerReadProcedureSql(schema: string, name: string, comment: string, body: readonly string[]): string[] {
+  return [
+    `DROP PROCEDURE IF EXISTS \`${schema}\`.${name};`,
+    'DELIMITER //',
+    `CREATE DEFINER=${DEFINER} PROCEDURE \`${schema}\`.${name}()`,
+    '  READS SQL DATA SQL SECURITY DEFINER',
+    `  COMMENT ${lit(comment)}`,
+    'BEGIN',
+    ...body,
+    'END //',
+    'DELIMITER ;',
+  ];
+}
