@@ -1,7 +1,6 @@
 // Rows of the audit tables as mysql2 returns them, turned into the verifier's types.
 // One place, so the minimal loader and the streaming verifier read columns alike.
 import type { RowDataPacket } from 'mysql2/promise';
-import type { RawEvent } from './eventChecks';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 
 export const DT = (col: string, as = col.replace(/^\w+\./, '')): string => `DATE_FORMAT(${col}, '%Y-%m-%d %H:%i:%s.%f') AS ${as}`;
@@ -12,26 +11,12 @@ export const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf
 export const EVENT_COLS = `e.event_id, e.format_version, e.table_name, e.action, e.pk_image, e.tenant_id, e.actor, ${DT('e.event_time')},
   e.incarnation, e.before_image, e.after_image, e.detail, e.leaf_hash`;
 
-/** The leaf fields as the bytes that enter the encoding: mysql2 hands them over as Buffers, no text decoding. */
+/** The leaf fields as the bytes that enter the encoding: no character set conversion on the way. */
 const BIN = (col: string, as = col.replace(/^\w+\./, '')): string => `CAST(${col} AS BINARY) AS ${as}`;
-/** In this order: rawEventOf reads them by position (after s.seq). */
+/** In this order: audit/wireRows.ts reads them by position (after s.seq). */
 export const RAW_EVENT_COLS = `e.event_id, e.format_version, ${BIN('e.table_name')}, ${BIN('e.action')}, e.pk_image, e.tenant_id, ${BIN('e.actor')},
   CAST(DATE_FORMAT(e.event_time, '%Y-%m-%d %H:%i:%s.%f') AS BINARY) AS event_time, ${BIN('e.incarnation')}, e.before_image, e.after_image,
   ${BIN('e.detail')}, e.leaf_hash`;
-
-/** A row of `SELECT s.seq, ${RAW_EVENT_COLS}` as an array (rowsAsArray: no object per row); the leaf fields stay in it. */
-export function rawEventOf(r: readonly unknown[]): RawEvent {
-  const time = r[8];
-  return {
-    raw: true,
-    eventId: BigInt(r[1] as number | string),
-    eventTime: Buffer.isBuffer(time) ? time.toString('latin1') : String(time ?? ''),
-    leafHash: buf(r[13]) ?? Buffer.alloc(0),
-    formatVersion: Number(r[2]),
-    fields: r,
-    at: 3,
-  };
-}
 
 export function eventOf(r: RowDataPacket): StoredEvent {
   return {

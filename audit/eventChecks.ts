@@ -12,25 +12,6 @@ import type { Findings } from './findings';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 import { StateReplay, TableState } from './verifyState';
 
-/**
- * An event as the verifier's own query delivers it: every leaf field as the bytes that
- * enter the encoding (text columns CAST AS BINARY, the time DATE_FORMATted), so
- * packing is copying. The core itself only reads eventId, eventTime and leafHash.
- */
-export interface RawEvent {
-  readonly raw: true;
-  readonly eventId: bigint;
-  readonly eventTime: string;
-  readonly leafHash: Buffer;
-  readonly formatVersion: number;
-  /**
-   * fields[at..at+9]: table, action, pk, tenant, actor, time, incarnation, before,
-   * after, detail (null: SQL NULL). The driver's row array itself, so no copy is made.
-   */
-  readonly fields: readonly unknown[];
-  readonly at: number;
-}
-
 /** An event already packed (a record in a batch a worker received): checked in place. */
 export interface PackedEvent {
   readonly packed: true;
@@ -43,12 +24,11 @@ export interface PackedEvent {
   readonly end: number;
 }
 
-/** An event as a database driver yields it. */
-export type SourceEvent = StoredEvent | RawEvent;
-export type CheckedEvent = SourceEvent | PackedEvent;
+/** An event as a database driver yields it decoded, or packed. */
+export type CheckedEvent = StoredEvent | PackedEvent;
 
 /** Kinds of the records a verifier batch carries (audit/verifyThread.ts), one byte before each. */
-export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5 } as const;
+export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5, WIRE_LEAF: 6 } as const;
 
 // Module-local copies of imported bindings used per event: the CommonJS interop turns
 // every access to an import into a getter call, which shows in the hot loops.
@@ -120,33 +100,29 @@ export class BatchWriter {
   }
 
   /** Packs one event (the same bytes as format.leafHashInput, whatever its version). */
-  event(ev: SourceEvent): void {
-    if ('raw' in ev) {
-      this.rawEvent(ev);
-      return;
-    }
-    this.header(ev);
+  event(ev: StoredEvent): void {
+    this.header(ev.eventId, ev.formatVersion, ev.leafHash, 0, ev.leafHash.length);
     for (const f of leafFields(ev)) this.field(f.type, f.type === T_NULL ? null : f.bytes);
     this.end();
   }
 
   private start = 0;
 
-  /** Record length placeholder, event id, stored leaf, then 0x00 "ZTEV" version. */
-  private header(ev: SourceEvent, extra = 0): void {
+  /** Record length placeholder, event id, stored leaf (src[leafAt, +leafLen), at most 255 bytes), then 0x00 "ZTEV" version. */
+  private header(eventId: bigint, version: number, src: Uint8Array, leafAt: number, leafLen: number, extra = 0): void {
     this.start = this.off;
-    const leafLen = Math.min(ev.leafHash.length, 255);
-    this.ensure(4 + 8 + 1 + leafLen + 6 + extra);
+    const len = Math.min(leafLen, 255);
+    this.ensure(4 + 8 + 1 + len + 6 + extra);
     const b = this.buf;
     let o = this.off + 4;
-    this.view.setBigUint64(o, BigInt.asUintN(64, ev.eventId));
-    b[o + 8] = leafLen;
+    this.view.setBigUint64(o, BigInt.asUintN(64, eventId));
+    b[o + 8] = len;
     o += 9;
-    b.set(leafLen === ev.leafHash.length ? ev.leafHash : ev.leafHash.subarray(0, leafLen), o);
-    o += leafLen;
+    for (let i = 0; i < len; i++) b[o + i] = src[leafAt + i] as number;
+    o += len;
     b[o] = 0x00;
     b.set(EVENT_MAGIC, o + 1);
-    b[o + 5] = ev.formatVersion & 0xff;
+    b[o + 5] = version & 0xff;
     this.off = o + 6;
   }
 
@@ -155,40 +131,33 @@ export class BatchWriter {
     this.count++;
   }
 
-  /** The hot path: ten Buffer/NULL fields of a driver row, one bounds check, native copies. */
-  private rawEvent(ev: RawEvent): void {
-    const f = ev.fields;
+  /**
+   * Packs one event from byte ranges of `src` (a row as the server sent it): the ten
+   * leaf fields are columns first..first+9 (lens -1: NULL), copied behind their type
+   * and length. One bounds check; short fields copied here, long ones natively.
+   */
+  packedEvent(eventId: bigint, version: number, leafSrc: Uint8Array, leafAt: number, leafLen: number,
+    src: Buffer, starts: Int32Array, lens: Int32Array, first: number): void {
     let size = 50;
-    for (let i = 0; i < 10; i++) {
-      const v = f[ev.at + i];
-      if (v !== null && v !== undefined && !Buffer.isBuffer(v)) return this.rawEventSlow(ev);
-      if (v) size += (v as Buffer).length;
-    }
-    this.header(ev, size);
+    for (let i = 0; i < 10; i++) size += Math.max(lens[first + i] as number, 0);
+    this.header(eventId, version, leafSrc, leafAt, leafLen, size);
     const b = this.buf;
     let o = this.off;
     for (let i = 0; i < 10; i++) {
-      const v = f[ev.at + i] as Buffer | null | undefined;
-      const len = v ? v.length : 0;
-      b[o] = v ? (LEAF_TYPES[i] as number) : T_NULL;
-      b[o + 1] = len >>> 24;
-      b[o + 2] = (len >>> 16) & 0xff;
-      b[o + 3] = (len >>> 8) & 0xff;
-      b[o + 4] = len & 0xff;
-      if (v) b.set(v, o + 5);
-      o += 5 + len;
+      const len = lens[first + i] as number;
+      b[o] = len < 0 ? T_NULL : (LEAF_TYPES[i] as number);
+      const n = len < 0 ? 0 : len;
+      b[o + 1] = n >>> 24;
+      b[o + 2] = (n >>> 16) & 0xff;
+      b[o + 3] = (n >>> 8) & 0xff;
+      b[o + 4] = n & 0xff;
+      o += 5;
+      const at = starts[first + i] as number;
+      if (n > 48) src.copy(b, o, at, at + n);
+      else for (let k = 0; k < n; k++) b[o + k] = src[at + k] as number;
+      o += n;
     }
     this.off = o;
-    this.end();
-  }
-
-  /** A driver that handed over something other than bytes (a string, a number): encoded as text. */
-  private rawEventSlow(ev: RawEvent): void {
-    this.header(ev);
-    for (let i = 0; i < 10; i++) {
-      const v = ev.fields[ev.at + i];
-      this.field(LEAF_TYPES[i] as number, v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : String(v));
-    }
     this.end();
   }
 
@@ -224,14 +193,24 @@ export class BatchWriter {
   }
 
   /** A sequenced leaf: kind, seq, then its event record (or none: audit_seq names a missing event). */
-  leaf(seq: bigint, ev: SourceEvent | null): void {
+  leaf(seq: bigint, ev: StoredEvent | null): void {
     this.kind(ev ? RecordKind.LEAF : RecordKind.NULL_LEAF);
     this.u64(seq);
     if (ev) this.event(ev);
     else this.count++;
   }
 
-  unsealed(ev: SourceEvent, queued: boolean): void {
+  /** A sequenced leaf as the server sent its row (audit/wireRows.ts reads it in the verifier). */
+  wireLeaf(row: Buffer, start: number, end: number): void {
+    const len = end - start;
+    this.kind(RecordKind.WIRE_LEAF, 4 + len);
+    this.buf.writeUInt32BE(len, this.off);
+    row.copy(this.buf, this.off + 4, start, end);
+    this.off += 4 + len;
+    this.count++;
+  }
+
+  unsealed(ev: StoredEvent, queued: boolean): void {
     this.kind(RecordKind.UNSEALED, 1);
     this.buf[this.off++] = queued ? 1 : 0;
     this.event(ev);

@@ -1,7 +1,8 @@
 // Drives the streaming verifier from the database, as the auditor principal, inside
-// one READ ONLY consistent snapshot: keyset pages of audit_seq ⋈ audit_events by seq,
-// checkpoints by tree_size (merged in by size), then the unsealed events, the queue,
-// the server identity, the current fingerprint and the current table state.
+// one READ ONLY consistent snapshot: audit_seq ⋈ audit_events by seq ranges, each row
+// handed to the verifier as the bytes the server sent (audit/wireRows.ts), checkpoints
+// by tree_size (merged in by size), then the unsealed events, the queue, the server
+// identity, the current fingerprint and the current table state.
 import type { Connection as CoreConnection } from 'mysql2';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { LoadedAnchors } from './anchors';
@@ -26,26 +27,23 @@ export interface VerifyOptions {
 
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
 
-import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, RAW_EVENT_COLS, rawEventOf, str } from './auditRows';
-import type { RawEvent } from './eventChecks';
+import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, RAW_EVENT_COLS, str } from './auditRows';
+import { wireEventId } from './wireRows';
 
-/** Keyset pages of `SELECT seq, <cols> … ORDER BY seq`, the next page asked for before this one is handed out. */
-async function* seqPages<R>(conn: Connection, cols: string, pageSize: number, opts: { upTo?: number; rowsAsArray?: boolean } = {}): AsyncGenerator<R[]> {
-  const { upTo, rowsAsArray = false } = opts;
-  const page = (after: string): Promise<R[]> => conn.query<RowDataPacket[]>({
+/** Keyset pages of `SELECT seq, <cols> … ORDER BY seq` (decoded rows), the next page asked for before this one is handed out. */
+async function* seqPages(conn: Connection, cols: string, pageSize: number, upTo?: number): AsyncGenerator<RowDataPacket[]> {
+  const page = (after: string): Promise<RowDataPacket[]> => conn.query<RowDataPacket[]>({
     sql: `SELECT s.seq AS seq_no, ${cols} FROM audit_seq s LEFT JOIN audit_events e ON e.event_id = s.event_id
       WHERE s.seq > ?${upTo !== undefined ? ' AND s.seq <= ?' : ''} ORDER BY s.seq LIMIT ${pageSize}`,
-    // Raw rows take ids as numbers while they are exact (strings beyond 2^53): fewer strings to make.
-    values: upTo !== undefined ? [after, upTo] : [after], rowsAsArray, supportBigNumbers: true, bigNumberStrings: !rowsAsArray,
-  }).then(([rows]) => rows as unknown as R[]);
+    values: upTo !== undefined ? [after, upTo] : [after], ...BIG,
+  }).then(([rows]) => rows);
   // The server reads and sends the next page while the caller works through this one.
   let next = page('0');
   for (;;) {
     const rows = await next;
     const full = rows.length === pageSize;
     if (full) {
-      const last = rows[rows.length - 1] as unknown;
-      next = page(String(Array.isArray(last) ? last[0] : (last as RowDataPacket).seq_no));
+      next = page(String((rows[rows.length - 1] as RowDataPacket).seq_no));
       next.catch(() => undefined); // seen by the await above, or irrelevant once the caller stopped
     }
     yield rows;
@@ -55,15 +53,72 @@ async function* seqPages<R>(conn: Connection, cols: string, pageSize: number, op
 
 /** Sequenced leaves (seq > 0, seq <= upTo) with their events decoded; event is null when audit_seq names a missing event. */
 export async function* sequencedLeaves(conn: Connection, pageSize = 5000, upTo?: number): AsyncGenerator<{ seq: bigint; event: StoredEvent | null }> {
-  for await (const rows of seqPages<RowDataPacket>(conn, EVENT_COLS, pageSize, { upTo })) {
+  for await (const rows of seqPages(conn, EVENT_COLS, pageSize, upTo)) {
     for (const r of rows) yield { seq: BigInt(r.seq_no as string), event: r.event_id === null ? null : eventOf(r) };
   }
 }
 
-/** The same leaves with the event fields as raw bytes (what the verifier packs and hashes). */
-export async function* sequencedRawLeaves(conn: Connection, pageSize = 5000): AsyncGenerator<{ seq: bigint; event: RawEvent | null }> {
-  for await (const rows of seqPages<unknown[]>(conn, RAW_EVENT_COLS, pageSize, { rowsAsArray: true })) {
-    for (const r of rows) yield { seq: BigInt(r[0] as number | string), event: r[1] === null ? null : rawEventOf(r) };
+/** Takes each row as the server sent it; returning a promise holds further rows (the socket is paused) until it settles. */
+export type WireRowSink = (row: Buffer, start: number, end: number) => Promise<void> | void;
+
+const WIRE_ROW = Symbol('row handed over as bytes');
+
+/**
+ * Runs one query and hands every row's text-protocol payload to `sink` as it arrives,
+ * before the driver decodes a single value. mysql2 has no public raw-row mode, so its
+ * query's row parser is replaced (the `_rowParser` slot, mysql2 3.x); if a driver
+ * version no longer uses it, rows arrive decoded and the query fails with that said.
+ */
+export function wireQuery(conn: Connection, sql: string, values: unknown[], sink: WireRowSink): Promise<number> {
+  const raw = (conn as unknown as { connection: CoreConnection }).connection;
+  return new Promise<number>((resolve, reject) => {
+    let rows = 0;
+    let failure: Error | undefined;
+    const fail = (e: unknown): void => { failure ??= e instanceof Error ? e : new Error(String(e)); };
+    const parser = {
+      next(packet: { buffer: Buffer; offset: number; end: number }): symbol {
+        rows++;
+        if (failure) return WIRE_ROW; // drained after a failure: the query must still end
+        try {
+          const wait = sink(packet.buffer, packet.offset, packet.end);
+          if (wait) {
+            raw.pause();
+            wait.catch(fail).finally(() => raw.resume());
+          }
+        } catch (e) {
+          fail(e);
+        }
+        return WIRE_ROW;
+      },
+    };
+    const q = raw.query({ sql, values });
+    Object.defineProperty(q, '_rowParser', { configurable: true, get: () => parser, set: () => undefined });
+    q.on('result', (row: unknown) => {
+      if (row !== WIRE_ROW) fail(new Error('the MySQL driver decoded a row instead of handing over its bytes: this mysql2 version is not supported by audit/verifyDb.ts'));
+    });
+    q.on('error', (e: Error) => { fail(e); });
+    q.on('end', () => (failure ? reject(failure) : resolve(rows)));
+  });
+}
+
+/**
+ * Every sequenced leaf row (`s.seq, RAW_EVENT_COLS`) in seq order, by seq ranges
+ * (lo, lo + pageSize]: the largest seq a page can hold is known before it is asked for,
+ * so `beforePage(hi)` can merge in the checkpoints up to it. Past a short page the next
+ * range starts at the next seq there is (a gap costs one query, not a page per range).
+ */
+export async function wireLeafPages(conn: Connection, pageSize: number, beforePage: (hi: bigint) => Promise<void>, sink: WireRowSink): Promise<void> {
+  const size = BigInt(pageSize);
+  let lo = 0n;
+  for (;;) {
+    const hi = lo + size;
+    await beforePage(hi);
+    const n = await wireQuery(conn, `SELECT s.seq AS seq_no, ${RAW_EVENT_COLS} FROM audit_seq s LEFT JOIN audit_events e ON e.event_id = s.event_id
+      WHERE s.seq > ? AND s.seq <= ? ORDER BY s.seq`, [String(lo), String(hi)], sink);
+    if (n === pageSize) { lo = hi; continue; }
+    const [[next]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT MIN(seq) AS s FROM audit_seq WHERE seq > ?', values: [String(hi)], ...BIG });
+    if (next?.s === null || next?.s === undefined) return;
+    lo = BigInt(next.s as string) - 1n;
   }
 }
 
@@ -185,20 +240,15 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       let n = 0;
       let sealed = 0;
       let maxSealed = 0n;
-      for await (const { seq, event } of sequencedRawLeaves(conn, opts.pageSize)) {
-        await feed(seq);
-        core.leaf(seq, event);
-        if (event) {
+      await wireLeafPages(conn, opts.pageSize ?? 5000, feed, (row, start, end) => {
+        const id = wireEventId(row, start, end);
+        if (id !== null) {
           sealed++;
-          if (event.eventId > maxSealed) maxSealed = event.eventId;
+          if (id > maxSealed) maxSealed = BigInt(id);
         }
-        if ((++n & 1023) === 0) {
-          await core.ready();
-          // A macrotask turn lets the socket be read, so the server keeps sending the
-          // prefetched page instead of stalling on a full buffer while this one is packed.
-          await new Promise(setImmediate);
-        }
-      }
+        core.wireLeaf(row, start, end);
+        return core.saturated() ? core.ready() : undefined;
+      });
       // Checkpoints beyond the leaves: queued, reported as truncation at finish.
       while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
       const duplicates = await seqDuplicates(conn, database);

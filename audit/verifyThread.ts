@@ -6,21 +6,27 @@
 // them most of the other, so the two overlap instead of adding up.
 //
 // Record layout (one kind byte first; event records as audit/eventChecks.ts packs them):
+//   WIRE_LEAF  u32 len || a leaf row as the server sent it (audit/wireRows.ts)
 //   LEAF       u64 seq || event record          NULL_LEAF  u64 seq
 //   UNSEALED   u8 queued || event record        STATE_ROW  u8 len || table || digest(32)
 //   CHECKPOINT u64 size || u8+root || u8+prev || u8+hash || u16+sealed_at || u16+incarnation || u32+frontier
 import { Worker } from 'node:worker_threads';
-import { BatchWriter, PackedEvent, RecordKind, SourceEvent } from './eventChecks';
+import { BatchWriter, PackedEvent, RecordKind } from './eventChecks';
 import type { FindingCode } from './findings';
-import type { StoredCheckpoint } from './verify';
+import type { StoredCheckpoint, StoredEvent } from './verify';
 import { AnchorPoint, FinishInput, StreamOptions, StreamVerifier, VerifyStreamReport } from './verifyStream';
+import { WireLeafDecoder } from './wireRows';
 
 /** What the database driver feeds, wherever the verifier runs. */
 export interface VerifierRun {
   checkpoint(cp: StoredCheckpoint): void;
-  leaf(seq: bigint, ev: SourceEvent | null): void;
-  unsealedEvent(ev: SourceEvent, queued: boolean): void;
+  leaf(seq: bigint, ev: StoredEvent | null): void;
+  /** A sequenced leaf as a row of the leaf query arrived from the server (row[start, end) is copied before this returns). */
+  wireLeaf(row: Buffer, start: number, end: number): void;
+  unsealedEvent(ev: StoredEvent, queued: boolean): void;
   stateRow(table: string, digest: Buffer): void;
+  /** True while enough is queued that the caller should wait for ready() before feeding more. */
+  saturated(): boolean;
   /** Resolves when more may be fed (bounded memory). */
   ready(): Promise<void>;
   finish(input: FinishInput): Promise<VerifyStreamReport>;
@@ -33,6 +39,7 @@ export interface Problem { readonly code: FindingCode; readonly message: string;
 /** In this thread (tests, and `checkThread: false`). */
 export class LocalVerifier implements VerifierRun {
   private readonly core: StreamVerifier;
+  private readonly wire = new WireLeafDecoder();
 
   constructor(opts: CoreOptions, problems: readonly Problem[] = []) {
     this.core = new StreamVerifier(opts);
@@ -40,9 +47,14 @@ export class LocalVerifier implements VerifierRun {
   }
 
   checkpoint(cp: StoredCheckpoint): void { this.core.checkpoint(cp); }
-  leaf(seq: bigint, ev: SourceEvent | null): void { this.core.leaf(seq, ev); }
-  unsealedEvent(ev: SourceEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
+  leaf(seq: bigint, ev: StoredEvent | null): void { this.core.leaf(seq, ev); }
+  wireLeaf(row: Buffer, start: number, end: number): void {
+    const ev = this.wire.decode(row, start, end);
+    this.core.leaf(this.wire.seq, ev);
+  }
+  unsealedEvent(ev: StoredEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
   stateRow(table: string, digest: Buffer): void { this.core.stateRow(table, digest); }
+  saturated(): boolean { return false; }
   ready(): Promise<void> { return Promise.resolve(); }
   finish(input: FinishInput): Promise<VerifyStreamReport> { return Promise.resolve(this.core.finish(input)); }
   close(): void {}
@@ -122,9 +134,11 @@ export class ThreadVerifier implements VerifierRun {
   }
 
   checkpoint(cp: StoredCheckpoint): void { this.writer.checkpoint(cp); this.counted(); }
-  leaf(seq: bigint, ev: SourceEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
-  unsealedEvent(ev: SourceEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
+  leaf(seq: bigint, ev: StoredEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
+  wireLeaf(row: Buffer, start: number, end: number): void { this.writer.wireLeaf(row, start, end); this.counted(); }
+  unsealedEvent(ev: StoredEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
   stateRow(table: string, digest: Buffer): void { this.writer.stateRowRecord(table, digest); this.counted(); }
+  saturated(): boolean { return this.inFlight >= MAX_IN_FLIGHT || this.failure !== undefined; }
 
   async ready(): Promise<void> {
     while (this.inFlight >= MAX_IN_FLIGHT && !this.failure) await new Promise<void>((r) => this.waiters.push(r));
@@ -150,7 +164,8 @@ export class ThreadVerifier implements VerifierRun {
 // ------------------------------------------------------------------ worker side
 
 // Local copies: every access to an import is a getter call under the CommonJS interop.
-const { LEAF, NULL_LEAF, CHECKPOINT, UNSEALED, STATE_ROW } = RecordKind;
+const { LEAF, NULL_LEAF, CHECKPOINT, UNSEALED, STATE_ROW, WIRE_LEAF } = RecordKind;
+const wire = new WireLeafDecoder();
 
 /** Buffers crossed the thread boundary as plain Uint8Arrays. */
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -184,7 +199,12 @@ export function replayBatch(core: StreamVerifier, b: Buffer): void {
   };
   while (off < b.length) {
     const kind = b[off];
-    if (kind === LEAF || kind === UNSEALED) {
+    if (kind === WIRE_LEAF) {
+      const end = off + 5 + b.readUInt32BE(off + 1);
+      const ev = wire.decode(b, off + 5, end);
+      core.leaf(wire.seq, ev);
+      off = end;
+    } else if (kind === LEAF || kind === UNSEALED) {
       const at = off + (kind === LEAF ? 9 : 2);
       const end = at + b.readUInt32BE(at);
       const ev = packedEvent(b, view, at, end);

@@ -14,7 +14,7 @@ import { SshSession } from '../ssh';
 import { shq } from '../../provisioning/shell';
 import { synthAccounts, synthLog } from './verifySynth';
 import { TABLE_SPECS } from '../../sql/tableSpecs';
-import { DEFAULTS, sequencedLeaves, sequencedRawLeaves, verifyDeployment } from '../verifyDb';
+import { DEFAULTS, sequencedLeaves, verifyDeployment, wireLeafPages } from '../verifyDb';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -115,11 +115,12 @@ async function main(): Promise<void> {
       for await (const leaf of sequencedLeaves(conn)) if (leaf.seq > 0n) count++;
       return count;
     });
-    // The verifier's own query (fields as raw bytes), streamed with nothing checked: shown
-    // for transparency; the ratio is against the plain decoded stream above.
+    // The verifier's own reading (its query, rows taken as the bytes the server sent),
+    // with nothing checked or even copied: shown for transparency, the floor of any reader
+    // here; the ratio is against the decoded stream above.
     const rawStream = await timeIt(async () => {
       let count = 0;
-      for await (const leaf of sequencedRawLeaves(conn)) if (leaf.seq > 0n) count++;
+      await wireLeafPages(conn, 5000, () => Promise.resolve(), () => { count++; });
       return count;
     });
     const verify = await timeIt(() => verifyDeployment(conn, outputs.database, { anchors: [], problems: [], objects: 0 }, DEFAULTS));

@@ -1,25 +1,18 @@
 // The order-free event checks: the same findings and state whether an event arrives
-// decoded or as raw column bytes; each tampering is caught; the shape check of an image agrees with the decoder on every
-// truncation and corruption of a real image.
+// decoded or as the row the server sent; each tampering is caught; the shape check of an
+// image agrees with the decoder on every truncation and corruption of a real image. The
+// row reader takes every length encoding and refuses malformed rows.
 import { randomBytes } from 'node:crypto';
 import { checkImage, decodeImage, eventLeafHash } from '../../../audit/format';
-import { EventChecks, RawEvent } from '../../../audit/eventChecks';
+import { EventChecks } from '../../../audit/eventChecks';
+import { decimalAt, splitRow, WireLeafDecoder, wireEventId, WireRowError } from '../../../audit/wireRows';
+import { leafRow, lenenc, wireRow } from './support/wireRow';
 import { Findings } from '../../../audit/findings';
 import { imageDigest } from '../../../audit/verifyState';
 import { synthEvent } from '../../../audit/bench/verifySynth';
 import type { StoredEvent } from '../../../audit/verify';
 
 const N = 20_000; // several worker batches
-const rawOf = (e: StoredEvent): RawEvent => {
-  const utf8 = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'utf8'));
-  return {
-    raw: true, eventId: e.eventId, eventTime: e.eventTime, leafHash: e.leafHash, formatVersion: e.formatVersion,
-    fields: [utf8(e.tableName), utf8(e.action), e.pkImage, e.tenantId, utf8(e.actor), Buffer.from(e.eventTime, 'latin1'),
-      utf8(e.incarnation), e.beforeImage, e.afterImage, utf8(e.detail)],
-    at: 0,
-  };
-};
-
 /** Event 7's leaf no longer matches; event 11 has a truncated image (leaf recomputed); event 13 a bad version. */
 function events(): StoredEvent[] {
   return Array.from({ length: N }, (_, k) => {
@@ -41,10 +34,19 @@ function rows(tamper: boolean): [string, Buffer][] {
   return out;
 }
 
-function check(evs: (StoredEvent | RawEvent)[], current: [string, Buffer][]) {
+/** The events checked decoded, or (wire) as the rows the server sends, through the row decoder. */
+function check(evs: StoredEvent[], current: [string, Buffer][], wire = false) {
   const findings = new Findings();
   const checks = new EventChecks(findings);
-  for (const e of evs) checks.event(e);
+  const decoder = new WireLeafDecoder();
+  for (const e of evs) {
+    if (!wire) { checks.event(e); continue; }
+    const row = leafRow(e.eventId, e);
+    const packed = decoder.decode(row, 0, row.length);
+    expect(packed?.eventId).toBe(e.eventId);
+    expect(packed?.eventTime).toBe(e.eventTime);
+    checks.event(packed!);
+  }
   for (const [t, d] of current) checks.stateRow(t, d);
   return {
     findings: findings.list.map((f) => `${f.code} ${f.at?.event ?? f.at?.table ?? ''}`).sort(),
@@ -54,32 +56,70 @@ function check(evs: (StoredEvent | RawEvent)[], current: [string, Buffer][]) {
 }
 
 describe('event checks', () => {
-  test('decoded and raw events: the same findings and the same state verdict', () => {
+  test('decoded events and server rows: the same findings and the same state verdict', () => {
     const evs = events();
     const decoded = check(evs, rows(false));
     expect(decoded.findings).toEqual(['LEAF_MISMATCH 7', 'MALFORMED_EVENT 11', 'MALFORMED_EVENT 13']);
     // Event 11's truncated after-image enters the replay, so the state differs from the rows.
     expect(decoded.tables.find((t) => t.table === 'accounts')).toEqual({ table: 'accounts', expectedRows: N / 4, actualRows: N / 4, equal: false });
-    expect(check(evs.map(rawOf), rows(false))).toEqual(decoded);
+    expect(check(evs, rows(false), true)).toEqual(decoded);
   });
 
   test('a clean log matches its rows; one row changed without an event does not; a row of another table is named', () => {
-    const clean = Array.from({ length: N }, (_, k) => rawOf(synthEvent(k + 1)));
-    const ok = check(clean, rows(false));
+    const clean = Array.from({ length: N }, (_, k) => synthEvent(k + 1));
+    const ok = check(clean, rows(false), true);
     expect(ok.findings).toEqual([]);
     expect(ok.tables.every((t) => t.equal)).toBe(true);
-    const bad = check(clean, rows(true));
+    const bad = check(clean, rows(true), true);
     expect(bad.tables.filter((t) => !t.equal).map((t) => t.table)).toEqual(['accounts']);
-    const stray = check(clean, [...rows(false), ['audit_events', randomBytes(32)]]);
+    const stray = check(clean, [...rows(false), ['audit_events', randomBytes(32)]], true);
     expect(stray.findings).toEqual(['STATE_MISMATCH audit_events']);
   });
 
-  test('a driver value that is not bytes is encoded as text, as the decoded path does', () => {
-    const e = synthEvent(5);
-    const raw = rawOf(e);
-    const asStrings: RawEvent = { ...raw, fields: raw.fields.map((v, i) => (i === 1 || i === 4 ? (v as Buffer).toString('utf8') : v)) };
-    expect(check([asStrings], [])).toEqual(check([e], []));
-    expect(check([asStrings], []).findings).toEqual([]);
+});
+
+describe('server rows', () => {
+  const split = (row: Buffer, n: number): (string | null)[] => {
+    const starts = new Int32Array(n);
+    const lens = new Int32Array(n);
+    splitRow(row, 0, row.length, starts, lens, n);
+    return Array.from({ length: n }, (_, i) => (lens[i] as number) < 0 ? null : row.toString('latin1', starts[i], (starts[i] as number) + (lens[i] as number)));
+  };
+
+  test('every length encoding is read back, at each boundary', () => {
+    for (const len of [0, 1, 250, 251, 252, 65535, 65536, 2 ** 24 - 1, 2 ** 24]) {
+      const v = 'x'.repeat(len);
+      expect(split(wireRow(['7', null, v, '']), 4)).toEqual(['7', null, v, '']);
+    }
+    expect(lenenc(2 ** 24)[0]).toBe(0xfe);
+  });
+
+  test('a malformed row is refused with what is wrong, never read past its end', () => {
+    const good = wireRow(['1', 'abc']);
+    const refuse = (row: Buffer, n: number, msg: RegExp): void => expect(() => split(row, n)).toThrow(msg);
+    refuse(good.subarray(0, good.length - 1), 2, /runs past the row/);
+    refuse(Buffer.concat([good, Buffer.from([0])]), 2, /1 bytes after the last of 2 columns/);
+    refuse(good, 3, /ends after 2 of 3 columns/);
+    refuse(Buffer.from([0xff, 1]), 1, /length marker 0xff/);
+    refuse(Buffer.from([0xfc, 5]), 1, /runs past the row/);
+    refuse(Buffer.from([0xfe, 1, 0, 0, 0, 1, 0, 0, 0]), 1, /longer than 4 GiB/);
+    expect(() => decimalAt(Buffer.from('12a'), 0, 3)).toThrow(WireRowError);
+    expect(() => decimalAt(Buffer.from(''), 0, 0)).toThrow(/integer column of 0 bytes/);
+  });
+
+  test('the event id the driver thread reads: null for a missing event, exact beyond 2^53', () => {
+    const e = synthEvent(3);
+    const row = leafRow(9n, e);
+    expect(wireEventId(row, 0, row.length)).toBe(3);
+    const none = leafRow(10n, null);
+    expect(wireEventId(none, 0, none.length)).toBeNull();
+    const big = leafRow(11n, { ...e, eventId: 2n ** 63n + 5n });
+    expect(wireEventId(big, 0, big.length)).toBe(2n ** 63n + 5n);
+    const d = new WireLeafDecoder();
+    expect(d.decode(big, 0, big.length)?.eventId).toBe(2n ** 63n + 5n);
+    expect(d.seq).toBe(11n);
+    expect(d.decode(none, 0, none.length)).toBeNull();
+    expect(d.seq).toBe(10n);
   });
 });
 

@@ -1,26 +1,17 @@
 // The verifier in a worker thread gives the very report the in-thread core gives, on
-// clean and tampered synthetic logs fed as the database driver feeds them (raw rows,
-// checkpoints merged by size, unsealed events, current-state digests); and a broken
-// worker fails the run instead of passing it.
+// clean and tampered synthetic logs fed as the database driver feeds them (leaf rows as
+// the server sends them, checkpoints merged by size, unsealed events, current-state
+// digests); and a broken worker fails the run instead of passing it.
 import { LocalVerifier, ThreadVerifier, VerifierRun } from '../../../audit/verifyThread';
 import { synthAnchor, synthEvent, synthLog, T0, dbTime } from '../../../audit/bench/verifySynth';
 import { imageDigest } from '../../../audit/verifyState';
 import { eventLeafHash } from '../../../audit/format';
-import type { RawEvent } from '../../../audit/eventChecks';
+import { leafRow } from './support/wireRow';
 import type { StoredCheckpoint, StoredEvent } from '../../../audit/verify';
 import type { VerifyStreamReport } from '../../../audit/verifyStream';
 
 const NOW = T0 + 100_000_000;
 const N = 30_000; // several batches
-
-const raw = (e: StoredEvent): RawEvent => {
-  const utf8 = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'utf8'));
-  return {
-    raw: true, eventId: e.eventId, eventTime: e.eventTime, leafHash: e.leafHash, formatVersion: e.formatVersion, at: 0,
-    fields: [utf8(e.tableName), utf8(e.action), e.pkImage, e.tenantId, utf8(e.actor), Buffer.from(e.eventTime, 'latin1'),
-      utf8(e.incarnation), e.beforeImage, e.afterImage, utf8(e.detail)],
-  };
-};
 
 interface Case {
   leaves?: (l: { seq: bigint; event: StoredEvent | null }[]) => { seq: bigint; event: StoredEvent | null }[];
@@ -28,7 +19,7 @@ interface Case {
   rows?: (r: [string, Buffer][]) => [string, Buffer][];
 }
 
-async function run(v: VerifierRun, c: Case, asRaw: boolean): Promise<VerifyStreamReport> {
+async function run(v: VerifierRun, c: Case, asWire: boolean): Promise<VerifyStreamReport> {
   const log = synthLog(N, 500, T0);
   let leaves = [...log.leaves()] as { seq: bigint; event: StoredEvent | null }[];
   if (c.leaves) leaves = c.leaves(leaves);
@@ -42,12 +33,16 @@ async function run(v: VerifierRun, c: Case, asRaw: boolean): Promise<VerifyStrea
     let k = 0;
     for (const { seq, event } of leaves) {
       while (k < cps.length && (cps[k] as StoredCheckpoint).treeSize <= seq) v.checkpoint(cps[k++] as StoredCheckpoint);
-      v.leaf(seq, event && (asRaw ? raw(event) : event));
-      if (seq % 1000n === 0n) await v.ready();
+      if (asWire) {
+        // A row inside a larger buffer, as the driver's packets are.
+        const row = Buffer.concat([Buffer.from([0xee, 0xee]), leafRow(seq, event), Buffer.from([0xee])]);
+        v.wireLeaf(row, 2, row.length - 1);
+      } else v.leaf(seq, event);
+      if (v.saturated() || seq % 1000n === 0n) await v.ready();
     }
     while (k < cps.length) v.checkpoint(cps[k++] as StoredCheckpoint);
     const late = synthEvent(N + 1);
-    v.unsealedEvent(asRaw ? raw(late) : late, true);
+    v.unsealedEvent(late, true);
     for (const [t, d] of rows) v.stateRow(t, d);
     return await v.finish({ maxUnsealedAgeS: 10, dbNow: dbTime(T0 + (N + 1) * 10 + 1000), state: { complete: true } });
   } finally {
