@@ -28,7 +28,7 @@ export interface PackedEvent {
 export type CheckedEvent = StoredEvent | PackedEvent;
 
 /** Kinds of the records a verifier batch carries (audit/verifyThread.ts), one byte before each. */
-export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5, WIRE_LEAF: 6 } as const;
+export const RecordKind = { LEAF: 1, NULL_LEAF: 2, CHECKPOINT: 3, UNSEALED: 4, STATE_ROW: 5 } as const;
 
 // Module-local copies of imported bindings used per event: the CommonJS interop turns
 // every access to an import into a getter call, which shows in the hot loops.
@@ -194,20 +194,15 @@ export class BatchWriter {
 
   /** A sequenced leaf: kind, seq, then its event record (or none: audit_seq names a missing event). */
   leaf(seq: bigint, ev: StoredEvent | null): void {
-    this.kind(ev ? RecordKind.LEAF : RecordKind.NULL_LEAF);
-    this.u64(seq);
+    this.leafRecord(seq, ev !== null);
     if (ev) this.event(ev);
-    else this.count++;
   }
 
-  /** A sequenced leaf as the server sent its row (audit/wireRows.ts reads it in the verifier). */
-  wireLeaf(row: Buffer, start: number, end: number): void {
-    const len = end - start;
-    this.kind(RecordKind.WIRE_LEAF, 4 + len);
-    this.buf.writeUInt32BE(len, this.off);
-    row.copy(this.buf, this.off + 4, start, end);
-    this.off += 4 + len;
-    this.count++;
+  /** The start of a leaf record: kind and seq; when `present`, an event record must follow. */
+  leafRecord(seq: bigint, present: boolean): void {
+    this.kind(present ? RecordKind.LEAF : RecordKind.NULL_LEAF);
+    this.u64(seq);
+    if (!present) this.count++;
   }
 
   unsealed(ev: StoredEvent, queued: boolean): void {

@@ -1,12 +1,11 @@
 // The streaming verifier run in a worker thread. The database driver's thread only
-// reads rows and packs them (leaves, checkpoints, unsealed events, current-state
-// digests) into shared-memory batches; the worker runs the whole StreamVerifier
+// reads rows and packs them (leaves straight from the server's row bytes, checkpoints,
+// unsealed events, current-state digests) into shared-memory batches; the worker runs the whole StreamVerifier
 // (tree, checkpoints, anchors, proofs, leaf hashes, images, state replay) on them, in
 // the order they were read. Reading and parsing rows is most of one core, checking
 // them most of the other, so the two overlap instead of adding up.
 //
 // Record layout (one kind byte first; event records as audit/eventChecks.ts packs them):
-//   WIRE_LEAF  u32 len || a leaf row as the server sent it (audit/wireRows.ts)
 //   LEAF       u64 seq || event record          NULL_LEAF  u64 seq
 //   UNSEALED   u8 queued || event record        STATE_ROW  u8 len || table || digest(32)
 //   CHECKPOINT u64 size || u8+root || u8+prev || u8+hash || u16+sealed_at || u16+incarnation || u32+frontier
@@ -15,7 +14,7 @@ import { BatchWriter, PackedEvent, RecordKind } from './eventChecks';
 import type { FindingCode } from './findings';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 import { AnchorPoint, FinishInput, StreamOptions, StreamVerifier, VerifyStreamReport } from './verifyStream';
-import { WireLeafDecoder } from './wireRows';
+import { WireLeafPacker } from './wireRows';
 
 /** What the database driver feeds, wherever the verifier runs. */
 export interface VerifierRun {
@@ -39,7 +38,8 @@ export interface Problem { readonly code: FindingCode; readonly message: string;
 /** In this thread (tests, and `checkThread: false`). */
 export class LocalVerifier implements VerifierRun {
   private readonly core: StreamVerifier;
-  private readonly wire = new WireLeafDecoder();
+  private readonly wire = new WireLeafPacker();
+  private readonly scratch = new BatchWriter(1 << 14);
 
   constructor(opts: CoreOptions, problems: readonly Problem[] = []) {
     this.core = new StreamVerifier(opts);
@@ -49,8 +49,9 @@ export class LocalVerifier implements VerifierRun {
   checkpoint(cp: StoredCheckpoint): void { this.core.checkpoint(cp); }
   leaf(seq: bigint, ev: StoredEvent | null): void { this.core.leaf(seq, ev); }
   wireLeaf(row: Buffer, start: number, end: number): void {
-    const ev = this.wire.decode(row, start, end);
-    this.core.leaf(this.wire.seq, ev);
+    this.scratch.reset();
+    this.wire.pack(this.scratch, row, start, end);
+    replayBatch(this.core, this.scratch.buf.subarray(0, this.scratch.off));
   }
   unsealedEvent(ev: StoredEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
   stateRow(table: string, digest: Buffer): void { this.core.stateRow(table, digest); }
@@ -83,6 +84,7 @@ export class ThreadVerifier implements VerifierRun {
     return i >= 0 ? (this.pool.splice(i, 1)[0] as SharedArrayBuffer) : new SharedArrayBuffer(n);
   };
   private readonly writer = new BatchWriter(1 << 22, this.alloc);
+  private readonly wire = new WireLeafPacker();
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private failure?: Error;
@@ -135,7 +137,7 @@ export class ThreadVerifier implements VerifierRun {
 
   checkpoint(cp: StoredCheckpoint): void { this.writer.checkpoint(cp); this.counted(); }
   leaf(seq: bigint, ev: StoredEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
-  wireLeaf(row: Buffer, start: number, end: number): void { this.writer.wireLeaf(row, start, end); this.counted(); }
+  wireLeaf(row: Buffer, start: number, end: number): void { this.wire.pack(this.writer, row, start, end); this.counted(); }
   unsealedEvent(ev: StoredEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
   stateRow(table: string, digest: Buffer): void { this.writer.stateRowRecord(table, digest); this.counted(); }
   saturated(): boolean { return this.inFlight >= MAX_IN_FLIGHT || this.failure !== undefined; }
@@ -164,8 +166,7 @@ export class ThreadVerifier implements VerifierRun {
 // ------------------------------------------------------------------ worker side
 
 // Local copies: every access to an import is a getter call under the CommonJS interop.
-const { LEAF, NULL_LEAF, CHECKPOINT, UNSEALED, STATE_ROW, WIRE_LEAF } = RecordKind;
-const wire = new WireLeafDecoder();
+const { LEAF, NULL_LEAF, CHECKPOINT, UNSEALED, STATE_ROW } = RecordKind;
 
 /** Buffers crossed the thread boundary as plain Uint8Arrays. */
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -199,12 +200,7 @@ export function replayBatch(core: StreamVerifier, b: Buffer): void {
   };
   while (off < b.length) {
     const kind = b[off];
-    if (kind === WIRE_LEAF) {
-      const end = off + 5 + b.readUInt32BE(off + 1);
-      const ev = wire.decode(b, off + 5, end);
-      core.leaf(wire.seq, ev);
-      off = end;
-    } else if (kind === LEAF || kind === UNSEALED) {
+    if (kind === LEAF || kind === UNSEALED) {
       const at = off + (kind === LEAF ? 9 : 2);
       const end = at + b.readUInt32BE(at);
       const ev = packedEvent(b, view, at, end);

@@ -1,16 +1,15 @@
 // Rows of the verifier's leaf query as the server sent them: MySQL text-protocol row
-// payloads (one length-encoded string per column, 0xFB for NULL). The driver's thread
-// copies each payload into a batch untouched; the verifier turns it into a packed event
-// here. No value is decoded on the driver's thread and no object is made per column,
-// which is where the time (and most of the garbage) of reading a million rows went.
-import { BatchWriter, PackedEvent } from './eventChecks';
+// payloads (one length-encoded string per column, 0xFB for NULL), packed into verifier
+// batches straight from the driver's packet. No value is decoded and no object made per
+// column, which is where the time (and most of the garbage) of reading a million rows
+// went when the driver decoded them.
+import type { BatchWriter } from './eventChecks';
 
 /** The leaf query's columns, in the order the decoder reads them (after s.seq): see RAW_EVENT_COLS. */
 export const WIRE_LEAF_COLUMNS = 14;
 const COL_EVENT_ID = 1;
 const COL_VERSION = 2;
 const COL_FIRST_FIELD = 3;
-const COL_TIME = 8;
 const COL_LEAF = 13;
 
 export class WireRowError extends Error {}
@@ -71,35 +70,25 @@ export function wireEventId(b: Uint8Array, start: number, end: number): number |
   return decimalAt(b, at + 1, idLen);
 }
 
-/** Turns leaf rows into (seq, packed event) in one reused buffer; the event is valid until the next row. */
-export class WireLeafDecoder {
+/** Packs leaf rows straight into verifier batches: a LEAF record (seq, event record) or a NULL_LEAF when the row names no event. */
+export class WireLeafPacker {
   private readonly starts = new Int32Array(WIRE_LEAF_COLUMNS);
   private readonly lens = new Int32Array(WIRE_LEAF_COLUMNS);
-  private readonly out = new BatchWriter(1 << 14);
-  seq = 0n;
 
-  /** Decodes b[start, end): sets `seq`, returns the event packed, or null when the row names no event. */
-  decode(b: Buffer, start: number, end: number): PackedEvent | null {
+  /** Packs row[start, end) into `w`; throws WireRowError on a malformed row, having written nothing. */
+  pack(w: BatchWriter, row: Buffer, start: number, end: number): void {
     const { starts, lens } = this;
-    splitRow(b, start, end, starts, lens, WIRE_LEAF_COLUMNS);
-    if (lens[0] as number < 0) throw new WireRowError('a leaf row without a seq');
-    this.seq = BigInt(decimalAt(b, starts[0] as number, lens[0] as number));
-    if ((lens[COL_EVENT_ID] as number) < 0) return null;
-    const eventId = BigInt(decimalAt(b, starts[COL_EVENT_ID] as number, lens[COL_EVENT_ID] as number));
-    const version = (lens[COL_VERSION] as number) < 0 ? 0 : Number(decimalAt(b, starts[COL_VERSION] as number, lens[COL_VERSION] as number));
-    const out = this.out;
-    out.reset();
-    const leafAt = starts[COL_LEAF] as number;
-    const leafLen = Math.max(lens[COL_LEAF] as number, 0);
-    out.packedEvent(eventId, version, b, leafAt, leafLen, b, starts, lens, COL_FIRST_FIELD);
-    const timeLen = lens[COL_TIME] as number;
-    return {
-      packed: true,
-      eventId,
-      eventTime: timeLen < 0 ? '' : b.toString('latin1', starts[COL_TIME] as number, (starts[COL_TIME] as number) + timeLen),
-      // Copied: the tree keeps leaves (frontier, proof ranges) after this row's memory is reused.
-      leafHash: Buffer.from(b.subarray(leafAt, leafAt + Math.min(leafLen, 255))),
-      batch: out.buf, off: 0, end: out.off,
-    };
+    splitRow(row, start, end, starts, lens, WIRE_LEAF_COLUMNS);
+    if ((lens[0] as number) < 0) throw new WireRowError('a leaf row without a seq');
+    const seq = BigInt(decimalAt(row, starts[0] as number, lens[0] as number));
+    if ((lens[COL_EVENT_ID] as number) < 0) {
+      w.leafRecord(seq, false);
+      return;
+    }
+    // Everything that can refuse the row is read before a byte is written.
+    const eventId = BigInt(decimalAt(row, starts[COL_EVENT_ID] as number, lens[COL_EVENT_ID] as number));
+    const version = (lens[COL_VERSION] as number) < 0 ? 0 : Number(decimalAt(row, starts[COL_VERSION] as number, lens[COL_VERSION] as number));
+    w.leafRecord(seq, true);
+    w.packedEvent(eventId, version, row, starts[COL_LEAF] as number, Math.max(lens[COL_LEAF] as number, 0), row, starts, lens, COL_FIRST_FIELD);
   }
 }

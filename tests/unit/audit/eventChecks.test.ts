@@ -4,8 +4,8 @@
 // row reader takes every length encoding and refuses malformed rows.
 import { randomBytes } from 'node:crypto';
 import { checkImage, decodeImage, eventLeafHash } from '../../../audit/format';
-import { EventChecks } from '../../../audit/eventChecks';
-import { decimalAt, splitRow, WireLeafDecoder, wireEventId, WireRowError } from '../../../audit/wireRows';
+import { BatchWriter, EventChecks, RecordKind } from '../../../audit/eventChecks';
+import { decimalAt, splitRow, WireLeafPacker, wireEventId, WireRowError } from '../../../audit/wireRows';
 import { leafRow, lenenc, wireRow } from './support/wireRow';
 import { Findings } from '../../../audit/findings';
 import { imageDigest } from '../../../audit/verifyState';
@@ -34,18 +34,23 @@ function rows(tamper: boolean): [string, Buffer][] {
   return out;
 }
 
-/** The events checked decoded, or (wire) as the rows the server sends, through the row decoder. */
+/** A leaf row packed as the driver's thread packs it: kind, seq, then the event record from offset 9. */
+function packRow(row: Buffer, w = new BatchWriter(1 << 12)): Buffer {
+  w.reset();
+  new WireLeafPacker().pack(w, row, 0, row.length);
+  return w.buf.subarray(0, w.off);
+}
+
+/** The events checked decoded, or (wire) as the rows the server sends, packed from them. */
 function check(evs: StoredEvent[], current: [string, Buffer][], wire = false) {
   const findings = new Findings();
   const checks = new EventChecks(findings);
-  const decoder = new WireLeafDecoder();
+  const w = new BatchWriter(1 << 12);
   for (const e of evs) {
     if (!wire) { checks.event(e); continue; }
-    const row = leafRow(e.eventId, e);
-    const packed = decoder.decode(row, 0, row.length);
-    expect(packed?.eventId).toBe(e.eventId);
-    expect(packed?.eventTime).toBe(e.eventTime);
-    checks.event(packed!);
+    const b = packRow(leafRow(BigInt(e.eventId) + 100n, e), w);
+    expect([b[0], b.readBigUInt64BE(1), b.readBigUInt64BE(13)]).toEqual([RecordKind.LEAF, BigInt(e.eventId) + 100n, e.eventId]);
+    checks.event({ packed: true, eventId: e.eventId, eventTime: e.eventTime, leafHash: e.leafHash, batch: b, off: 9, end: b.length });
   }
   for (const [t, d] of current) checks.stateRow(t, d);
   return {
@@ -107,7 +112,7 @@ describe('server rows', () => {
     expect(() => decimalAt(Buffer.from(''), 0, 0)).toThrow(/integer column of 0 bytes/);
   });
 
-  test('the event id the driver thread reads: null for a missing event, exact beyond 2^53', () => {
+  test('the event id the driver thread reads, and the record it packs: a missing event, an id beyond 2^53, a malformed row packs nothing', () => {
     const e = synthEvent(3);
     const row = leafRow(9n, e);
     expect(wireEventId(row, 0, row.length)).toBe(3);
@@ -115,11 +120,14 @@ describe('server rows', () => {
     expect(wireEventId(none, 0, none.length)).toBeNull();
     const big = leafRow(11n, { ...e, eventId: 2n ** 63n + 5n });
     expect(wireEventId(big, 0, big.length)).toBe(2n ** 63n + 5n);
-    const d = new WireLeafDecoder();
-    expect(d.decode(big, 0, big.length)?.eventId).toBe(2n ** 63n + 5n);
-    expect(d.seq).toBe(11n);
-    expect(d.decode(none, 0, none.length)).toBeNull();
-    expect(d.seq).toBe(10n);
+    const packedBig = packRow(big);
+    expect([packedBig[0], packedBig.readBigUInt64BE(1), packedBig.readBigUInt64BE(13)]).toEqual([RecordKind.LEAF, 11n, 2n ** 63n + 5n]);
+    const packedNone = packRow(none);
+    expect([packedNone[0], packedNone.readBigUInt64BE(1), packedNone.length]).toEqual([RecordKind.NULL_LEAF, 10n, 9]);
+    const w = new BatchWriter(1 << 12);
+    const badId = leafRow(12n, { ...e, eventId: 1n }).toString('latin1').replace('\x011', '\x01x');
+    expect(() => new WireLeafPacker().pack(w, Buffer.from(badId, 'latin1'), 0, badId.length)).toThrow(WireRowError);
+    expect([w.off, w.count]).toEqual([0, 0]);
   });
 });
 
