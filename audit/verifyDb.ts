@@ -96,7 +96,8 @@ export function wireQuery(conn: Connection, sql: string, values: unknown[], sink
     q.on('result', (row: unknown) => {
       if (row !== WIRE_ROW) fail(new Error('the MySQL driver decoded a row instead of handing over its bytes: this mysql2 version is not supported by audit/verifyDb.ts'));
     });
-    q.on('error', (e: Error) => { fail(e); });
+    // A server error is followed by 'end'; a lost connection may not be: settle on either.
+    q.on('error', (e: Error) => { fail(e); reject(failure); });
     q.on('end', () => (failure ? reject(failure) : resolve(rows)));
   });
 }
