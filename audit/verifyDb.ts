@@ -23,6 +23,12 @@ export interface VerifyOptions {
   readonly nowMs?: number;
   /** Run the verification in a worker thread while this one reads rows (default true). */
   readonly checkThread?: boolean;
+  /**
+   * Opens a second auditor connection for the current-state digests, read while the
+   * log streams when its snapshot provably holds the same audited commits (see
+   * stateAlongside), else after the log on the first connection. Closed here.
+   */
+  readonly stateConnection?: () => Promise<Connection>;
 }
 
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
@@ -176,14 +182,21 @@ async function currentState(conn: Connection, database: string, core: VerifierRu
       const raw = (conn as unknown as { connection: CoreConnection }).connection;
       const q = raw.query(`CALL \`${database}\`.${STATE_PROCEDURE}()`);
       let n = 0;
+      let failed = false;
       q.on('result', (row: unknown) => {
         const r = row as { table_name?: unknown; digest?: unknown };
-        if (r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
-        core.stateRow(str(r.table_name), r.digest);
+        if (failed || r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
+        try {
+          core.stateRow(str(r.table_name), r.digest);
+        } catch (e) {
+          failed = true; // the verifier failed: drain the rest, report it
+          reject(e);
+          return;
+        }
         if ((++n & 1023) === 0) {
           // Backpressure: stop reading while the verifier thread has enough queued.
           raw.pause();
-          core.ready().then(() => raw.resume(), reject);
+          core.ready().then(() => raw.resume(), (e: unknown) => { failed = true; raw.resume(); reject(e); });
         }
       });
       q.on('error', reject);
@@ -211,6 +224,41 @@ async function seqDuplicates(conn: Connection, database: string): Promise<number
   return Number(dup?.d ?? 0);
 }
 
+/**
+ * What changes with every audited commit: an audited write queues its events in
+ * audit_pending in its own transaction, and the sealer's commit adds seqs. Two
+ * snapshots with the same mark therefore hold the same audited commits (barring an
+ * attack in between, which either snapshot's checks then face alone).
+ */
+async function snapshotMark(conn: Connection): Promise<string> {
+  const [[m]] = await conn.query<RowDataPacket[]>(`SELECT CONCAT((SELECT COALESCE(MAX(seq), 0) FROM audit_seq), ':',
+    (SELECT COUNT(*) FROM audit_pending), ':', (SELECT COALESCE(MAX(event_id), 0) FROM audit_events)) AS m`);
+  return str(m?.m);
+}
+
+/**
+ * The current-state digests on a second connection, alongside the log: only when its
+ * snapshot has the log snapshot's mark. Undefined (nothing fed) when it cannot be
+ * used: the caller then reads the state after the log, on the log's own snapshot.
+ */
+async function stateAlongside(connecting: Promise<Connection>, mark: string, database: string, core: VerifierRun): Promise<{ complete?: boolean; unavailable?: string; alongside: true } | undefined> {
+  let c: Connection;
+  try {
+    c = await connecting;
+  } catch {
+    return undefined;
+  }
+  try {
+    await c.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    if ((await snapshotMark(c)) !== mark) return undefined;
+    return { ...(await currentState(c, database, core)), alongside: true };
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 async function inSnapshot<T>(conn: Connection, f: () => Promise<T>): Promise<T> {
   await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
   try {
@@ -227,8 +275,13 @@ export async function verifyDeployment(conn: Connection, database: string, loade
     maxAnchorAgeS: opts.maxAnchorAgeS, maxAnchorGapS: opts.maxAnchorGapS, acceptFingerprints: opts.acceptFingerprints,
   };
   const core: VerifierRun = opts.checkThread === false ? new LocalVerifier(coreOpts, loaded.problems) : new ThreadVerifier(coreOpts, loaded.problems);
+  // Connecting takes a TLS handshake: started now, used once the log's snapshot exists.
+  const second = opts.stateConnection?.();
+  second?.catch(() => undefined);
+  let alongside: ReturnType<typeof stateAlongside> | undefined;
   try {
     return await inSnapshot(conn, async () => {
+      alongside = second ? stateAlongside(second, await snapshotMark(conn), database, core) : undefined;
       const cps = checkpoints(conn);
       let next = await cps.next();
       const feed = async (upTo: bigint): Promise<void> => {
@@ -274,13 +327,16 @@ export async function verifyDeployment(conn: Connection, database: string, loade
         sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
       });
       const fingerprint = await currentFingerprint(conn, database);
-      const state = await currentState(conn, database, core);
+      const state = (await alongside) ?? await currentState(conn, database, core);
       return await core.finish({
         dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
         fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: duplicates,
       });
     });
   } finally {
+    // The state stream alongside feeds the verifier: it ends before the verifier does.
+    await alongside;
+    if (second && !alongside) await second.then((c) => c.end(), () => undefined).catch(() => undefined);
     core.close();
   }
 }

@@ -53,8 +53,11 @@ export interface FinishInput {
   readonly serverUuid?: string;
   /** The current audit machinery fingerprint, or why it could not be read. */
   readonly fingerprint?: { readonly value?: string; readonly unavailable?: string };
-  /** Whether every current row was fed through stateRow(), or why the rows could not be read. */
-  readonly state?: { readonly complete?: boolean; readonly unavailable?: string };
+  /**
+   * Whether every current row was fed through stateRow(), or why the rows could not be
+   * read; `alongside`: read on a second snapshot holding the same audited commits.
+   */
+  readonly state?: { readonly complete?: boolean; readonly unavailable?: string; readonly alongside?: boolean };
   /** audit_pending rows whose event is gone. */
   readonly pendingOrphans?: readonly string[];
   /** COUNT(*) - COUNT(DISTINCT event_id) of audit_seq. */
@@ -328,7 +331,7 @@ export class StreamVerifier {
       for (const t of mismatched) {
         this.findings.add('STATE_MISMATCH', `table ${t.table}: ${t.actualRows} rows whose content is not what the audited changes give (${t.expectedRows} rows expected): a change was made without its audit event`, { table: t.table });
       }
-      stateCoverage = `checked ${tables.length} tables${mismatched.length ? `, ${mismatched.length} differ` : ''}`;
+      stateCoverage = `checked ${tables.length} tables${mismatched.length ? `, ${mismatched.length} differ` : ''}${input.state.alongside ? ' (read alongside the log, same audited commits)' : ''}`;
     } else {
       stateCoverage = `not run: ${input.state?.unavailable ?? 'no state source'}`;
     }

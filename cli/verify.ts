@@ -67,6 +67,7 @@ export async function verifyCommand(argv: readonly string[]): Promise<number> {
       maxAnchorAgeS: seconds(args, 'max-anchor-age', DEFAULTS.maxAnchorAgeS),
       maxAnchorGapS: seconds(args, 'max-anchor-gap', DEFAULTS.maxAnchorGapS),
       acceptFingerprints: stringOption(args, 'accept-fingerprint', '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+      stateConnection: () => mysql.createConnection(connectionOptions(outputs, 'auditor')),
     });
     if (json) console.log(JSON.stringify({ exitCode: report.ok ? 0 : 1, anchorSource: source, ...report }, null, 2));
     else printSummary(report, source);

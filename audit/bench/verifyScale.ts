@@ -123,13 +123,14 @@ async function main(): Promise<void> {
       await wireLeafPages(conn, 5000, () => Promise.resolve(), () => { count++; });
       return count;
     });
-    const verify = await timeIt(() => verifyDeployment(conn, outputs.database, { anchors: [], problems: [], objects: 0 }, DEFAULTS));
+    const verify = await timeIt(() => verifyDeployment(conn, outputs.database, { anchors: [], problems: [], objects: 0 }, { ...DEFAULTS, stateConnection: () => mysql.createConnection(connectionOptions(outputs, 'auditor')) }));
     const r = verify.value;
     console.log(JSON.stringify({
       events: stream.value, streamSeconds: +(stream.ms / 1000).toFixed(2), rawStreamSeconds: +(rawStream.ms / 1000).toFixed(2), verifySeconds: +(verify.ms / 1000).toFixed(2),
       ratio: +(verify.ms / stream.ms).toFixed(2), streamEventsPerSecond: Math.round(stream.value / (stream.ms / 1000)),
       verifyEventsPerSecond: Math.round(stream.value / (verify.ms / 1000)), streamPeakHeapMiB: +stream.peakMiB.toFixed(1),
       verifyPeakHeapMiB: +verify.peakMiB.toFixed(1), streamPeakRssMiB: Math.round(stream.peakRssMiB), verifyPeakRssMiB: Math.round(verify.peakRssMiB), treeSize: r.treeSize, findingCodes: [...new Set(r.findings.map((f) => f.code))],
+      state: r.coverage.state,
     }, null, 2));
   } finally {
     await conn.end();

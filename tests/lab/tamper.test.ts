@@ -59,7 +59,8 @@ async function verify(opts: Partial<VerifyOptions> = {}): Promise<VerifyStreamRe
   const loaded = await loadAnchors(outputs.anchors!.source);
   const c = await auditor();
   try {
-    return await verifyDeployment(c, outputs.database, loaded, { ...RELAXED, acceptFingerprints: accepted, ...opts });
+    // The state digests on a second connection, alongside the log, as the CLI reads them.
+    return await verifyDeployment(c, outputs.database, loaded, { ...RELAXED, acceptFingerprints: accepted, stateConnection: auditor, ...opts });
   } finally { await c.end(); }
 }
 const brief = (r: VerifyStreamReport): string => r.findings.map((f) => `${f.code}: ${f.message}`).join('\n');
@@ -338,8 +339,31 @@ describe('ztmysql verify against the tamper matrix', () => {
     await withoutTriggers(['zt_audit_accounts_au'], `UPDATE accounts SET balance = balance + 1000000 WHERE id = ${acct} AND tenant_id = UUID_TO_BIN('${tenantId}');`);
     const r = await expectKinds('state-mismatch');
     expect(r.findings[0]).toMatchObject({ code: 'STATE_MISMATCH', at: { table: 'accounts' } });
+    expect(r.coverage.state).toMatch(/read alongside the log/);
+    const serial = await verify({ stateConnection: undefined });
+    expect(serial.coverage.state).not.toMatch(/alongside/);
+    expect(serial.findings).toEqual(r.findings);
     await withoutTriggers(['zt_audit_accounts_au'], `UPDATE accounts SET balance = balance - 1000000 WHERE id = ${acct} AND tenant_id = UUID_TO_BIN('${tenantId}');`);
     await expectClean();
+  });
+
+  test('the state is read alongside the log only from a snapshot with the same audited commits; else after it, with no false mismatch', async () => {
+    expect((await expectClean()).coverage.state).toMatch(/read alongside the log/);
+    // An audited write committed after the log's snapshot opened and before the second
+    // one does: the second snapshot holds a balance the log's events do not explain.
+    const logSnapshotOpen = async (): Promise<boolean> => await one(`SELECT COUNT(*) FROM information_schema.INNODB_TRX t
+      JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE p.USER = 'auditor' AND t.trx_is_read_only = 1;`) !== '0';
+    const r = await verify({
+      stateConnection: async () => {
+        const second = await auditor();
+        for (let i = 0; i < 100 && !(await logSnapshotOpen()); i++) await new Promise((res) => setTimeout(res, 100));
+        await workload(1);
+        return second;
+      },
+    });
+    expect(r.findings).toEqual([]);
+    expect(r.coverage.state).toMatch(/^checked \d+ tables$/);
+    await waitSealed();
   });
 
   test('the event scheduler stopped: unsealed events age past the bound (unsealed-age)', async () => {
