@@ -1,6 +1,6 @@
 // Benchmark: `verify` over a large log in the lab's real MySQL against merely
-// streaming the same rows (the same paged query, rows decoded, nothing checked), in
-// one run, plus peak memory. Needs a throwaway lab instance: it loads a synthetic,
+// streaming the same rows (audit_seq ⋈ audit_events in seq order, in pages, decoded by
+// the driver, nothing checked), in one run, plus peak memory. Needs a throwaway lab instance: it loads a synthetic,
 // correctly hashed and sealed log with the audit triggers dropped.
 //
 //   npx tsx audit/bench/verifyScale.ts --lab bench --events 1000000
