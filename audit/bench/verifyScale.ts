@@ -10,8 +10,7 @@ import mysql from 'mysql2/promise';
 import { connectionOptions } from '../../client/connection';
 import { loadDeploymentOutputs } from '../../client/deploymentOutputs';
 import { labContext } from '../../lab/lab';
-import { SshSession } from '../ssh';
-import { shq } from '../../provisioning/shell';
+import { labRootSql } from './labRootSql';
 import { synthAccounts, synthLog } from './verifySynth';
 import { TABLE_SPECS } from '../../sql/tableSpecs';
 import { DEFAULTS, sequencedLeaves, verifyDeployment, wireLeafPages } from '../verifyDb';
@@ -27,12 +26,8 @@ const hex = (b: Buffer | null): string => (b === null ? 'NULL' : `0x${b.toString
 const str = (s: string | null): string => (s === null ? 'NULL' : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
 
 async function load(): Promise<void> {
-  const ctx = labContext(lab);
-  const ssh = await SshSession.connect(ctx.target);
-  const sqlRun = async (sql: string): Promise<void> => {
-    const r = await ssh.exec(`sudo -n -- /bin/bash -c ${shq('mysql --no-defaults --protocol=socket -uroot ztmysql')}`, { stdin: sql });
-    if (r.code !== 0) throw new Error(r.stderr);
-  };
+  const root = await labRootSql(lab);
+  const sqlRun = root.run;
   const started = Date.now();
   // The synthetic log's leaf hashes are its own: the triggers that would force
   // actor/time/hash and queue events must not run, so drop them on this instance.
@@ -81,7 +76,7 @@ async function load(): Promise<void> {
     if (accounts.length === 5000) await flushAccounts();
   }
   await flushAccounts();
-  ssh.close();
+  root.close();
   process.stderr.write(`loaded ${n} events and ${Math.ceil(n / batch) + 1} checkpoints in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 

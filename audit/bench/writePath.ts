@@ -4,21 +4,30 @@
 // as the owner, over the same kind of mTLS connection, at 1, 8 and 32 clients.
 // Then the sealing lag: time from an event's statement to its checkpoint.
 //
-//   npx tsx audit/bench/writePath.ts [--lab NAME] [--seconds N] [--clients 1,8,32]
+//   npx tsx audit/bench/writePath.ts [--lab NAME] [--seconds N] [--clients 1,8,32] [--ceiling]
+//
+// --ceiling (a throwaway lab instance only: it drops safeguards as root, then restores
+// them) measures how far removing parts of the audited path would go, at the largest
+// client count: the procedure's tenant MAC and DEK joins, the audit_events BEFORE/AFTER
+// triggers (forced actor/time/leaf hash, the sealing queue), and both. None of these is
+// a safe design; they bound what any redesign of those parts could gain.
 import { randomBytes, randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { connectionOptions } from '../../client/connection';
 import { loadDeploymentOutputs } from '../../client/deploymentOutputs';
 import { encryptField } from '../../client/envelope';
 import { labContext } from '../../lab/lab';
+import { allRoutines } from '../../sql/api';
+import { auditTriggersSql } from '../../sql/schema';
+import { labRootSql } from './labRootSql';
 
-interface Args { lab: string; seconds: number; clients: number[] }
+interface Args { lab: string; seconds: number; clients: number[]; ceiling: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { lab: 'main', seconds: 5, clients: [1, 8, 32] };
+  const a: Args = { lab: 'main', seconds: 5, clients: [1, 8, 32], ceiling: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
-    if (argv[i] === '--lab' && v) { a.lab = v; i++; } else if (argv[i] === '--seconds' && v) { a.seconds = Number(v); i++; } else if (argv[i] === '--clients' && v) { a.clients = v.split(',').map(Number); i++; } else throw new Error(`unknown argument ${argv[i]}`);
+    if (argv[i] === '--ceiling') a.ceiling = true; else if (argv[i] === '--lab' && v) { a.lab = v; i++; } else if (argv[i] === '--seconds' && v) { a.seconds = Number(v); i++; } else if (argv[i] === '--clients' && v) { a.clients = v.split(',').map(Number); i++; } else throw new Error(`unknown argument ${argv[i]}`);
   }
   return a;
 }
@@ -94,8 +103,51 @@ async function main(): Promise<void> {
   console.log(`sealing lag over ${ms.length} events: p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${(ms[ms.length - 1] ?? NaN).toFixed(0)} ms`);
   console.log(JSON.stringify({ results, sealingLagMs: { p50: pct(50), p99: pct(99), events: ms.length } }));
   await auditor.end();
+  if (args.ceiling) await ceiling(args, (n) => run('plain', n), (n) => run('audited', n));
   await owner.query('DROP TABLE IF EXISTS bench_plain');
   await owner.end();
+}
+
+const CREATE_USER = 'app_create_user_encrypted';
+const EVENT_TRIGGERS = ['zt_audit_events_bi', 'zt_audit_events_ai'];
+/** The create-user INSERT…SELECT with the tenant MAC check (zt_secrets, zt_boot) and the DEK join (key_vault). */
+const MAC_INSERT = / {2}INSERT INTO users \(tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id\)\n {4}SELECT tp\.tenant_id[\s\S]*?;\n(?= {2}IF ROW_COUNT\(\) = 0 THEN)/;
+const PRINCIPAL_ONLY_INSERT = `  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
+    SELECT tp.tenant_id, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM tenant_principals tp
+    WHERE tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
+`;
+const delimited = (stmts: string[]): string => ['DELIMITER $$', ...stmts.map((x) => `${x}\n$$`), 'DELIMITER ;', ''].join('\n');
+
+/** The unsafe variants, each measured against plain at the largest client count; the provisioned objects restored after. */
+async function ceiling(args: Args, plain: (n: number) => Promise<number>, audited: (n: number) => Promise<number>): Promise<void> {
+  const proc = allRoutines().find((r) => r.name === CREATE_USER)?.sql;
+  const triggers = auditTriggersSql().filter((t) => EVENT_TRIGGERS.some((n) => t.includes(`TRIGGER ${n} `)));
+  if (!proc || !MAC_INSERT.test(proc) || triggers.length !== EVENT_TRIGGERS.length) throw new Error('--ceiling: the generated SQL no longer has the shape the variants edit');
+  const n = Math.max(...args.clients);
+  const root = await labRootSql(args.lab);
+  const withoutMac = `DROP PROCEDURE ${CREATE_USER};\n${delimited([proc.replace(MAC_INSERT, PRINCIPAL_ONLY_INSERT)])}`;
+  const withoutEventTriggers = EVENT_TRIGGERS.map((t) => `DROP TRIGGER ${t};`).join('\n');
+  const variants: [string, string[]][] = [
+    ['no tenant MAC or DEK join', [withoutMac]],
+    ['no audit_events BEFORE/AFTER triggers', [withoutEventTriggers]],
+    ['both', [withoutMac, withoutEventTriggers]],
+  ];
+  const restore = async (): Promise<void> => {
+    await root.run(`DROP PROCEDURE IF EXISTS ${CREATE_USER};\n${EVENT_TRIGGERS.map((t) => `DROP TRIGGER IF EXISTS ${t};`).join('\n')}\n${delimited([proc, ...triggers])}`);
+  };
+  console.log(`ceiling at ${n} clients (unsafe variants; provisioned objects restored after each):`);
+  try {
+    for (const [name, sql] of variants) {
+      for (const x of sql) await root.run(x);
+      const p = await plain(n);
+      const a = await audited(n);
+      console.log(`  ${name.padEnd(40)} plain ${p.toFixed(0).padStart(6)} rows/s  audited ${a.toFixed(0).padStart(6)} calls/s  ratio ${(a / p).toFixed(2)}x`);
+      await restore();
+    }
+  } finally {
+    await restore();
+    root.close();
+  }
 }
 
 main().catch((e) => {
