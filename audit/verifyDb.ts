@@ -9,7 +9,7 @@ import type { LoadedAnchors } from './anchors';
 import { INCLUSION_PROOF_FORMAT, InclusionProofFile, inclusionRanges, proofEventOf, RangeHasher } from './inclusion';
 import { Frontier } from './merkle';
 import type { StoredCheckpoint, StoredEvent } from './verify';
-import { STATE_PROCEDURE } from './verifyState';
+import { STATE_PROCEDURE } from '../sql/stateDigests';
 import type { AnchorPoint, VerifyStreamReport } from './verifyStream';
 import { LocalVerifier, ThreadVerifier, VerifierRun } from './verifyThread';
 import { ANCHOR_SNAPSHOT_PROCEDURE } from '../sql/anchorSnapshot';

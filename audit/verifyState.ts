@@ -5,13 +5,11 @@
 //   expected = Σ after-images − Σ before-images   (INSERT/UPDATE/DELETE events)
 //   actual   = Σ current rows                      (digests from a definer procedure)
 // Each element is SHA-256 of the row image in the audit encoding
-// (docs/audit-log-format.md), so the auditor never sees a column value, only digests.
-import { TABLE_SPECS, TableSpec } from '../sql/tableSpecs';
-import { definerReadProcedureSql, hexLit, ident, valueFieldSql } from '../sql/sqlExpr';
-import { encodeField, sha256, textField } from './format';
+// (docs/audit-log-format.md), so the auditor never sees a column value, only digests;
+// sql/stateDigests.ts renders the procedure that digests the current rows.
+import { TABLE_SPECS } from '../sql/tableSpecs';
+import { sha256 } from './format';
 import { MultisetHash, MultisetHashKey } from './multisetHash';
-
-export const STATE_PROCEDURE = 'audit_state_digests';
 
 export const imageDigest = (image: Buffer): Buffer => sha256(image);
 
@@ -54,25 +52,4 @@ export class StateReplay {
       table, expectedRows: s.expected.count, actualRows: s.actual.count, equal: s.expected.equals(s.actual),
     }));
   }
-}
-
-/** The audit row image of table alias `r` (same bytes as the triggers' after-image). */
-export function rowImageSql(t: TableSpec, r: string): string {
-  const parts = t.columns.map((c) => `${hexLit(encodeField(textField(c.name)))}, ${valueFieldSql(c, `${r}.${ident(c.name)}`)}`);
-  return `CONCAT(${parts.join(',\n      ')})`;
-}
-
-/**
- * The definer procedure the verifier calls for the actual state: one row per row of
- * every protected table, (table_name, SHA-256(row image)). Run as root (statements
- * end with ';', the body uses DELIMITER //). The auditor needs EXECUTE on it.
- */
-export function stateProcedureSql(schema: string, auditor?: { user: string; host: string }): string {
-  const selects = TABLE_SPECS.map((t) => `SELECT ${hexLit(Buffer.from(t.name, 'utf8'))} AS table_name, UNHEX(SHA2(${rowImageSql(t, 'r')}, 256)) AS digest FROM \`${schema}\`.${ident(t.name)} r`);
-  return [
-    ...definerReadProcedureSql(schema, STATE_PROCEDURE, 'ztmysql verify: SHA-256 of the audit image of every protected row (state reconciliation)',
-      [`  ${selects.join('\n  UNION ALL\n  ')};`]),
-    ...(auditor ? [`GRANT EXECUTE ON PROCEDURE \`${schema}\`.${STATE_PROCEDURE} TO '${auditor.user}'@'${auditor.host}';`] : []),
-    '',
-  ].join('\n');
 }

@@ -3,7 +3,7 @@
 // auditor may SELECT the audit tables, nothing else. The owner is left as the
 // accounts step made it.
 import { ANCHOR_SNAPSHOT_PROCEDURE } from './anchorSnapshot';
-import { STATE_PROCEDURE } from '../audit/verifyState';
+import { STATE_PROCEDURE } from './stateDigests';
 import { allRoutines, views } from './api';
 import { AUDIT_TABLES, PENDING_TABLE } from './schema';
 import { DEFINER, DEFINER_USER, ident } from './sqlExpr';

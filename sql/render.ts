@@ -3,7 +3,7 @@
 // triggers, views and the sealer event are dropped and recreated; stale objects of
 // ours are dropped; grants converge to the desired set.
 import { anchorSnapshotSql } from './anchorSnapshot';
-import { stateProcedureSql } from '../audit/verifyState';
+import { stateProcedureSql } from './stateDigests';
 import { allRoutines, views } from './api';
 import { auditFunctionsSql, auditTablesSql, auditTriggersSql, fillBootCacheSql, protectedTriggerNames, sealerSql, tablesSql, AUDIT_TABLES } from './schema';
 import { GrantAccount, principalGrantsSql } from './grants';

@@ -21,7 +21,7 @@ import { Frontier } from '../../audit/merkle';
 import { loadAuditRows } from '../../audit/load';
 import { verifyAuditLog } from '../../audit/verify';
 import { sequencedLeaves, verifyDeployment, VerifyOptions, buildInclusionProof } from '../../audit/verifyDb';
-import { stateProcedureSql } from '../../audit/verifyState';
+import { stateProcedureSql } from '../../sql/stateDigests';
 import type { VerifyStreamReport } from '../../audit/verifyStream';
 import type { FindingKind } from '../../audit/findings';
 import { checkInclusionProof } from '../../audit/inclusion';
