@@ -29,6 +29,15 @@ export interface VerifyOptions {
    * stateAlongside), else after the log on the first connection. Closed here.
    */
   readonly stateConnection?: () => Promise<Connection>;
+  /** Told where the run is: at each phase, and about once a second while the log streams. */
+  readonly onProgress?: (p: VerifyProgress) => void;
+}
+
+export interface VerifyProgress {
+  readonly phase: 'log' | 'unsealed' | 'state' | 'checks';
+  /** Sequenced leaves read so far. */
+  readonly leaves: number;
+  readonly elapsedMs: number;
 }
 
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
@@ -294,7 +303,16 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       let n = 0;
       let sealed = 0;
       let maxSealed = 0n;
+      let leaves = 0;
+      let told = 0;
+      const started = Date.now();
+      const progress = (phase: VerifyProgress['phase']): void => {
+        told = Date.now();
+        opts.onProgress?.({ phase, leaves, elapsedMs: told - started });
+      };
+      progress('log');
       await wireLeafPages(conn, opts.pageSize ?? 5000, feed, (row, start, end) => {
+        if ((++leaves & 0x3fff) === 0 && opts.onProgress && Date.now() - told >= 1000) progress('log');
         const id = wireEventId(row, start, end);
         if (id !== null) {
           sealed++;
@@ -305,6 +323,7 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       });
       // Checkpoints beyond the leaves: queued, reported as truncation at finish.
       while (!next.done) { core.checkpoint(next.value); next = await cps.next(); }
+      progress('unsealed');
       const duplicates = await seqDuplicates(conn, database);
       // Unsealed events: normally only the newest, above every sealed event_id, which a
       // range read finds. Any other (an event skipped by the sealer, or inserted with an
@@ -327,7 +346,9 @@ export async function verifyDeployment(conn: Connection, database: string, loade
         sql: 'SELECT p.event_id FROM audit_pending p LEFT JOIN audit_events e ON e.event_id = p.event_id WHERE e.event_id IS NULL ORDER BY p.event_id LIMIT 100', ...BIG,
       });
       const fingerprint = await currentFingerprint(conn, database);
+      progress('state');
       const state = (await alongside) ?? await currentState(conn, database, core);
+      progress('checks');
       return await core.finish({
         dbNow: str(info?.now), maxUnsealedAgeS: opts.maxUnsealedAgeS, serverUuid: str(info?.uuid),
         fingerprint, state, pendingOrphans: orphans.map((r) => String(r.event_id)), seqDuplicates: duplicates,

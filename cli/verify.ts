@@ -6,7 +6,7 @@ import { connectionOptions } from '../client/connection';
 import { DeploymentOutputs, loadDeploymentOutputs } from '../client/deploymentOutputs';
 import { loadAnchors } from '../audit/anchors';
 import { checkInclusionProof, InclusionProofFile } from '../audit/inclusion';
-import { buildInclusionProof, DEFAULTS, ProofError, verifyDeployment } from '../audit/verifyDb';
+import { buildInclusionProof, DEFAULTS, ProofError, verifyDeployment, VerifyProgress } from '../audit/verifyDb';
 import type { VerifyStreamReport } from '../audit/verifyStream';
 import { ParsedArgs, parseArgs, stringOption, UsageError } from './args';
 
@@ -31,6 +31,27 @@ function anchorSource(args: ParsedArgs, outputs?: DeploymentOutputs): string {
   const s = stringOption(args, 'anchors', outputs?.anchors?.source ?? '');
   if (!s) throw new UsageError('no anchor source: pass --anchors file:///DIR or gs://BUCKET/PREFIX (the outputs name none)');
   return s;
+}
+
+const PHASES: Record<VerifyProgress['phase'], string> = {
+  log: 'reading the log', unsealed: 'unsealed events', state: 'current table state', checks: 'final checks',
+};
+
+/** Progress on stderr (stdout stays the report): rewritten in place on a terminal, else a line every 10 s and per phase. */
+export function progressPrinter(out: NodeJS.WriteStream): (p: VerifyProgress) => void {
+  let lastPhase = '';
+  let lastLine = 0;
+  return (p) => {
+    const rate = p.elapsedMs > 0 ? ` (${Math.round(p.leaves / (p.elapsedMs / 1000)).toLocaleString('en-US')}/s)` : '';
+    const line = `verify: ${PHASES[p.phase]}: ${p.leaves.toLocaleString('en-US')} leaves${rate}, ${(p.elapsedMs / 1000).toFixed(0)} s`;
+    if (out.isTTY) {
+      out.write(`\r${line}\x1b[K${p.phase === 'checks' ? '\n' : ''}`);
+    } else if (p.phase !== lastPhase || p.elapsedMs - lastLine >= 10_000) {
+      out.write(`${line}\n`);
+      lastLine = p.elapsedMs;
+    }
+    lastPhase = p.phase;
+  };
 }
 
 export async function verifyCommand(argv: readonly string[]): Promise<number> {
@@ -68,6 +89,7 @@ export async function verifyCommand(argv: readonly string[]): Promise<number> {
       maxAnchorGapS: seconds(args, 'max-anchor-gap', DEFAULTS.maxAnchorGapS),
       acceptFingerprints: stringOption(args, 'accept-fingerprint', '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
       stateConnection: () => mysql.createConnection(connectionOptions(outputs, 'auditor')),
+      onProgress: progressPrinter(process.stderr),
     });
     if (json) console.log(JSON.stringify({ exitCode: report.ok ? 0 : 1, anchorSource: source, ...report }, null, 2));
     else printSummary(report, source);
