@@ -148,6 +148,7 @@ async function ceiling(args: Args, plain: (n: number) => Promise<number>, audite
     await restore();
     root.close();
   }
+  console.log(`  (lab ${args.lab} now holds the variants' events, written without the forced fields or the queue: \`ztmysql verify\` reports them, as it should; take the instance down)`);
 }
 
 main().catch((e) => {
