@@ -37,7 +37,11 @@ const PHASES: Record<VerifyProgress['phase'], string> = {
   log: 'reading the log', unsealed: 'unsealed events', state: 'current table state', checks: 'final checks',
 };
 
-/** Progress on stderr (stdout stays the report): rewritten in place on a terminal, else a line every 10 s and per phase. */
+/**
+ * Progress on stderr (stdout stays the report): rewritten in place on a terminal; in a
+ * log, once the run has taken 2 s, a line per phase and one every 10 s (a quick run
+ * prints nothing there).
+ */
 export function progressPrinter(out: NodeJS.WriteStream): (p: VerifyProgress) => void {
   let lastPhase = '';
   let lastLine = 0;
@@ -46,11 +50,11 @@ export function progressPrinter(out: NodeJS.WriteStream): (p: VerifyProgress) =>
     const line = `verify: ${PHASES[p.phase]}: ${p.leaves.toLocaleString('en-US')} leaves${rate}, ${(p.elapsedMs / 1000).toFixed(0)} s`;
     if (out.isTTY) {
       out.write(`\r${line}\x1b[K${p.phase === 'checks' ? '\n' : ''}`);
-    } else if (p.phase !== lastPhase || p.elapsedMs - lastLine >= 10_000) {
+    } else if (p.elapsedMs >= 2_000 && (p.phase !== lastPhase || p.elapsedMs - lastLine >= 10_000)) {
       out.write(`${line}\n`);
       lastLine = p.elapsedMs;
+      lastPhase = p.phase;
     }
-    lastPhase = p.phase;
   };
 }
 

@@ -1,5 +1,5 @@
 // `ztmysql verify` tells where a long run is on stderr: rewritten in place on a
-// terminal; in a log, one line per phase and at most one every 10 s while the log streams.
+// terminal; in a log, once past 2 s, one line per phase and at most one every 10 s.
 import { progressPrinter } from '../../../cli/verify';
 
 function sink(isTTY: boolean): { out: NodeJS.WriteStream; text: () => string } {
@@ -18,12 +18,12 @@ const RUN = [
 ] as const;
 
 describe('verify progress', () => {
-  test('in a log: a line per phase and every 10 s, with counts and rate', () => {
+  test('in a log: nothing for the first 2 s, then a line per phase and every 10 s, with counts and rate', () => {
     const s = sink(false);
     const p = progressPrinter(s.out);
     for (const r of RUN) p(r);
     expect(s.text().split('\n').filter(Boolean)).toEqual([
-      'verify: reading the log: 0 leaves, 0 s',
+      'verify: reading the log: 400,000 leaves (200,000/s), 2 s',
       'verify: reading the log: 2,400,000 leaves (200,000/s), 12 s',
       'verify: unsealed events: 3,000,000 leaves (200,000/s), 15 s',
       'verify: current table state: 3,000,000 leaves (198,675/s), 15 s',
