@@ -87,7 +87,16 @@ async function waitSealed(): Promise<void> {
 /** Fires the anchor service once and waits for its line in the collector directory. */
 async function anchorNow(): Promise<void> {
   const before = (await loadAnchors(outputs.anchors!.source, { fileChecks: false })).anchors.length;
-  await host('systemctl start ztmysql-anchor.service');
+  try {
+    await host('systemctl start ztmysql-anchor.service');
+  } catch (e) {
+    // systemd once refused the start itself ("unavailable resources", before the script
+    // ran) in a CI run with six lab instances up; it did not recur. The timer is stopped
+    // here, so nothing else would retry: say why, then try once more.
+    const why = await host('systemctl show -p Result,ExecMainStatus ztmysql-anchor.service; journalctl -u ztmysql-anchor.service -n 20 --no-pager; systemctl reset-failed ztmysql-anchor.service').catch((x: Error) => x.message);
+    process.stderr.write(`anchor start failed, retrying once: ${(e as Error).message}\n${why}\n`);
+    await host('systemctl start ztmysql-anchor.service');
+  }
   for (let i = 0; i < 80; i++) {
     if ((await loadAnchors(outputs.anchors!.source, { fileChecks: false })).anchors.length > before) return;
     await new Promise((r) => setTimeout(r, 250));
