@@ -405,18 +405,21 @@ describe('ztmysql verify against the tamper matrix', () => {
 
   test('anchor shards: one removed or edited is reported; a closed shard refuses a non-root writer', async () => {
     const source = outputs.anchors!.source;
-    // Need a closed shard followed by another one in the same hour (the lab closes shards after 120 s).
+    // Need a closed shard followed by another one in the same hour (the lab closes shards
+    // after 120 s, and at each hour). Near the top of an hour the first pair only appears
+    // about 125 s into the new hour, so wait by the clock, not by a count of rounds.
     let victim: string | undefined;
-    for (let i = 0; i < 40 && !victim; i++) {
+    const deadline = Date.now() + 300_000;
+    while (!victim && Date.now() < deadline) {
       const files = await listAnchorObjects(source);
       // A shard followed by a later one of the same hour: its number leaves a gap (the last shard
       // of an hour leaves none; that removal shows as a cadence gap instead).
       const hourOf = (g: string): string => `${dirname(g)}/${basename(g).slice(0, 17)}`;
       const num = (g: string): number => Number(/_S(\d+)\.json$/.exec(g)?.[1] ?? -1);
       victim = files.find((f) => (statSync(f).mode & 0o222) === 0 && files.some((g) => hourOf(g) === hourOf(f) && num(g) > num(f)));
-      if (!victim) { await anchorNow(); await new Promise((r) => setTimeout(r, 5000)); }
+      if (!victim) { await anchorNow(); await new Promise((r) => setTimeout(r, 3000)); }
     }
-    if (!victim) throw new Error('no closed anchor shard appeared');
+    if (!victim) throw new Error('no closed anchor shard appeared in 300 s');
     await expectClean();
     // Read-only for a non-root writer: nobody, and even root without CAP_DAC_OVERRIDE.
     const size = statSync(victim).size;
@@ -459,5 +462,5 @@ describe('ztmysql verify against the tamper matrix', () => {
     }
     expect(existsSync(victim)).toBe(true);
     await expectClean();
-  });
+  }, 420_000);
 });
