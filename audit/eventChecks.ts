@@ -7,7 +7,7 @@
 // One packed event: u32be(record length) || u64be(event_id) || u8(stored leaf length)
 // || stored leaf || 0x00 || leaf_data (the RFC 6962 leaf-hash input, written in place).
 // One packed current row: u8(table name length) || table name || 32-byte digest.
-import { checkImage, EVENT_MAGIC, FieldType, leafFields, sha256Latin1, EVENT_FORMAT_VERSION } from './format';
+import { checkImage, EVENT_MAGIC, FieldType, fieldsSize, leafFields, sha256Latin1, EVENT_FORMAT_VERSION, writeFields } from './format';
 import type { Findings } from './findings';
 import type { StoredCheckpoint, StoredEvent } from './verify';
 import { StateReplay, TableState } from './verifyState';
@@ -76,23 +76,6 @@ export class BatchWriter {
     return out;
   }
 
-  private field(type: number, value: Buffer | string | null): void {
-    if (value === null) {
-      this.ensure(5);
-      this.buf[this.off] = FieldType.NULL;
-      this.buf.writeUInt32BE(0, this.off + 1);
-      this.off += 5;
-      return;
-    }
-    const len = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
-    this.ensure(5 + len);
-    this.buf[this.off] = type;
-    this.buf.writeUInt32BE(len, this.off + 1);
-    if (typeof value === 'string') this.buf.write(value, this.off + 5, len, 'utf8');
-    else value.copy(this.buf, this.off + 5);
-    this.off += 5 + len;
-  }
-
   /** Starts over in the same memory (a scratch writer for one record at a time). */
   reset(): void {
     this.off = 0;
@@ -101,8 +84,9 @@ export class BatchWriter {
 
   /** Packs one event (the same bytes as format.leafHashInput, whatever its version). */
   event(ev: StoredEvent): void {
-    this.header(ev.eventId, ev.formatVersion, ev.leafHash, 0, ev.leafHash.length);
-    for (const f of leafFields(ev)) this.field(f.type, f.type === T_NULL ? null : f.bytes);
+    const fields = leafFields(ev);
+    this.header(ev.eventId, ev.formatVersion, ev.leafHash, 0, ev.leafHash.length, fieldsSize(fields));
+    this.off = writeFields(this.buf, this.off, fields);
     this.end();
   }
 
@@ -134,13 +118,13 @@ export class BatchWriter {
   /**
    * Packs one event from byte ranges of `src` (a row as the server sent it): the ten
    * leaf fields are columns first..first+9 (lens -1: NULL), copied behind their type
-   * and length. One bounds check; short fields copied here, long ones natively.
+   * and length, the stored leaf from src[leafAt, +leafLen). One bounds check; short
+   * fields copied here, long ones natively.
    */
-  packedEvent(eventId: bigint, version: number, leafSrc: Uint8Array, leafAt: number, leafLen: number,
-    src: Buffer, starts: Int32Array, lens: Int32Array, first: number): void {
+  packedEvent(eventId: bigint, version: number, src: Buffer, starts: Int32Array, lens: Int32Array, first: number, leafAt: number, leafLen: number): void {
     let size = 50;
     for (let i = 0; i < 10; i++) size += Math.max(lens[first + i] as number, 0);
-    this.header(eventId, version, leafSrc, leafAt, leafLen, size);
+    this.header(eventId, version, src, leafAt, leafLen, size);
     const b = this.buf;
     let o = this.off;
     for (let i = 0; i < 10; i++) {

@@ -177,13 +177,23 @@ export function leafFields(e: EventRow): Field[] {
 export function leafHashInput(e: EventRow): Buffer {
   if (e.formatVersion !== EVENT_FORMAT_VERSION) throw new Error(`unsupported event format version ${e.formatVersion}`);
   const fields = leafFields(e);
-  let size = 1 + EVENT_MAGIC.length + 1;
-  for (const f of fields) size += 5 + f.bytes.length;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(1 + EVENT_MAGIC.length + 1 + fieldsSize(fields));
   out[0] = 0x00;
   EVENT_MAGIC.copy(out, 1);
-  let off = 1 + EVENT_MAGIC.length;
-  out[off++] = e.formatVersion;
+  out[1 + EVENT_MAGIC.length] = e.formatVersion;
+  writeFields(out, 2 + EVENT_MAGIC.length, fields);
+  return out;
+}
+
+/** Bytes that writeFields() writes for these fields. */
+export function fieldsSize(fields: readonly Field[]): number {
+  let size = 0;
+  for (const f of fields) size += 5 + f.bytes.length;
+  return size;
+}
+
+/** Writes each field as type || u32be(length) || bytes at out[off] (room for fieldsSize()); returns the end. */
+export function writeFields(out: Buffer, off: number, fields: readonly Field[]): number {
   for (const f of fields) {
     if (f.type === FieldType.NULL && f.bytes.length) throw new Error('NULL field with content');
     out[off] = f.type;
@@ -191,7 +201,7 @@ export function leafHashInput(e: EventRow): Buffer {
     f.bytes.copy(out, off + 5);
     off += 5 + f.bytes.length;
   }
-  return out;
+  return off;
 }
 
 /** leaf_data: "ZTEV" || version(1) || ten fields in fixed order. */

@@ -43,7 +43,6 @@ export interface VerifyProgress {
 export const DEFAULTS = { maxUnsealedAgeS: 10, maxAnchorAgeS: 150, maxAnchorGapS: 90 } as const;
 
 import { BIG, checkpointOf, DT, EVENT_COLS, eventOf, RAW_EVENT_COLS, str } from './auditRows';
-import { wireEventId } from './wireRows';
 
 /** Keyset pages of `SELECT seq, <cols> … ORDER BY seq` (decoded rows), the next page asked for before this one is handed out. */
 async function* seqPages(conn: Connection, cols: string, pageSize: number, upTo?: number): AsyncGenerator<RowDataPacket[]> {
@@ -78,6 +77,12 @@ export type WireRowSink = (row: Buffer, start: number, end: number) => Promise<v
 
 const WIRE_ROW = Symbol('row handed over as bytes');
 
+/** Stops reading the connection's socket until `until` settles (the verifier thread catches up). */
+function holdReads(raw: CoreConnection, until: Promise<void>, onError: (e: unknown) => void): void {
+  raw.pause();
+  until.catch(onError).finally(() => raw.resume());
+}
+
 /**
  * Runs one query and hands every row's text-protocol payload to `sink` as it arrives,
  * before the driver decodes a single value. mysql2 has no public raw-row mode, so its
@@ -96,10 +101,7 @@ export function wireQuery(conn: Connection, sql: string, values: unknown[], sink
         if (failure) return WIRE_ROW; // drained after a failure: the query must still end
         try {
           const wait = sink(packet.buffer, packet.offset, packet.end);
-          if (wait) {
-            raw.pause();
-            wait.catch(fail).finally(() => raw.resume());
-          }
+          if (wait) holdReads(raw, wait, fail);
         } catch (e) {
           fail(e);
         }
@@ -190,23 +192,18 @@ async function currentState(conn: Connection, database: string, core: VerifierRu
     await new Promise<void>((resolve, reject) => {
       const raw = (conn as unknown as { connection: CoreConnection }).connection;
       const q = raw.query(`CALL \`${database}\`.${STATE_PROCEDURE}()`);
-      let n = 0;
       let failed = false;
+      const fail = (e: unknown): void => { failed = true; reject(e); }; // the verifier failed: drain the rest, report it
       q.on('result', (row: unknown) => {
         const r = row as { table_name?: unknown; digest?: unknown };
         if (failed || r.table_name === undefined || !Buffer.isBuffer(r.digest)) return; // the trailing OK packet
         try {
           core.stateRow(str(r.table_name), r.digest);
         } catch (e) {
-          failed = true; // the verifier failed: drain the rest, report it
-          reject(e);
+          fail(e);
           return;
         }
-        if ((++n & 1023) === 0) {
-          // Backpressure: stop reading while the verifier thread has enough queued.
-          raw.pause();
-          core.ready().then(() => raw.resume(), (e: unknown) => { failed = true; raw.resume(); reject(e); });
-        }
+        if (core.saturated()) holdReads(raw, core.ready(), fail);
       });
       q.on('error', reject);
       q.on('end', () => resolve());
@@ -313,12 +310,11 @@ export async function verifyDeployment(conn: Connection, database: string, loade
       progress('log');
       await wireLeafPages(conn, opts.pageSize ?? 5000, feed, (row, start, end) => {
         if ((++leaves & 0x3fff) === 0 && opts.onProgress && Date.now() - told >= 1000) progress('log');
-        const id = wireEventId(row, start, end);
+        const id = core.wireLeaf(row, start, end);
         if (id !== null) {
           sealed++;
-          if (id > maxSealed) maxSealed = BigInt(id);
+          if (id > maxSealed) maxSealed = id;
         }
-        core.wireLeaf(row, start, end);
         return core.saturated() ? core.ready() : undefined;
       });
       // Checkpoints beyond the leaves: queued, reported as truncation at finish.

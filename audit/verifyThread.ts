@@ -20,8 +20,11 @@ import { WireLeafPacker } from './wireRows';
 export interface VerifierRun {
   checkpoint(cp: StoredCheckpoint): void;
   leaf(seq: bigint, ev: StoredEvent | null): void;
-  /** A sequenced leaf as a row of the leaf query arrived from the server (row[start, end) is copied before this returns). */
-  wireLeaf(row: Buffer, start: number, end: number): void;
+  /**
+   * A sequenced leaf as a row of the leaf query arrived from the server (row[start, end)
+   * is copied before this returns); returns the row's event_id, null when it names none.
+   */
+  wireLeaf(row: Buffer, start: number, end: number): bigint | null;
   unsealedEvent(ev: StoredEvent, queued: boolean): void;
   stateRow(table: string, digest: Buffer): void;
   /** True while enough is queued that the caller should wait for ready() before feeding more. */
@@ -48,10 +51,11 @@ export class LocalVerifier implements VerifierRun {
 
   checkpoint(cp: StoredCheckpoint): void { this.core.checkpoint(cp); }
   leaf(seq: bigint, ev: StoredEvent | null): void { this.core.leaf(seq, ev); }
-  wireLeaf(row: Buffer, start: number, end: number): void {
+  wireLeaf(row: Buffer, start: number, end: number): bigint | null {
     this.scratch.reset();
-    this.wire.pack(this.scratch, row, start, end);
+    const id = this.wire.pack(this.scratch, row, start, end);
     replayBatch(this.core, this.scratch.buf.subarray(0, this.scratch.off));
+    return id;
   }
   unsealedEvent(ev: StoredEvent, queued: boolean): void { this.core.unsealedEvent(ev, queued); }
   stateRow(table: string, digest: Buffer): void { this.core.stateRow(table, digest); }
@@ -137,7 +141,11 @@ export class ThreadVerifier implements VerifierRun {
 
   checkpoint(cp: StoredCheckpoint): void { this.writer.checkpoint(cp); this.counted(); }
   leaf(seq: bigint, ev: StoredEvent | null): void { this.writer.leaf(seq, ev); this.counted(); }
-  wireLeaf(row: Buffer, start: number, end: number): void { this.wire.pack(this.writer, row, start, end); this.counted(); }
+  wireLeaf(row: Buffer, start: number, end: number): bigint | null {
+    const id = this.wire.pack(this.writer, row, start, end);
+    this.counted();
+    return id;
+  }
   unsealedEvent(ev: StoredEvent, queued: boolean): void { this.writer.unsealed(ev, queued); this.counted(); }
   stateRow(table: string, digest: Buffer): void { this.writer.stateRowRecord(table, digest); this.counted(); }
   saturated(): boolean { return this.inFlight >= MAX_IN_FLIGHT || this.failure !== undefined; }

@@ -59,36 +59,29 @@ export function decimalAt(b: Uint8Array, at: number, len: number): number | bigi
   return BigInt(s);
 }
 
-/** The event_id of a leaf row (its second column), or null when audit_seq names no event; the driver's thread reads only this. */
-export function wireEventId(b: Uint8Array, start: number, end: number): number | bigint | null {
-  const seqLen = b[start] as number;
-  const at = start + 1 + seqLen;
-  if (seqLen >= 0xfb || at >= end) throw new WireRowError('a leaf row does not start with its seq');
-  const idLen = b[at] as number;
-  if (idLen === 0xfb) return null;
-  if (idLen >= 0xfb || at + 1 + idLen > end) throw new WireRowError('a leaf row has a malformed event_id');
-  return decimalAt(b, at + 1, idLen);
-}
-
 /** Packs leaf rows straight into verifier batches: a LEAF record (seq, event record) or a NULL_LEAF when the row names no event. */
 export class WireLeafPacker {
   private readonly starts = new Int32Array(WIRE_LEAF_COLUMNS);
   private readonly lens = new Int32Array(WIRE_LEAF_COLUMNS);
 
-  /** Packs row[start, end) into `w`; throws WireRowError on a malformed row, having written nothing. */
-  pack(w: BatchWriter, row: Buffer, start: number, end: number): void {
+  /**
+   * Packs row[start, end) into `w` and returns its event_id (null: the row names no
+   * event); throws WireRowError on a malformed row, having written nothing.
+   */
+  pack(w: BatchWriter, row: Buffer, start: number, end: number): bigint | null {
     const { starts, lens } = this;
     splitRow(row, start, end, starts, lens, WIRE_LEAF_COLUMNS);
     if ((lens[0] as number) < 0) throw new WireRowError('a leaf row without a seq');
     const seq = BigInt(decimalAt(row, starts[0] as number, lens[0] as number));
     if ((lens[COL_EVENT_ID] as number) < 0) {
       w.leafRecord(seq, false);
-      return;
+      return null;
     }
     // Everything that can refuse the row is read before a byte is written.
     const eventId = BigInt(decimalAt(row, starts[COL_EVENT_ID] as number, lens[COL_EVENT_ID] as number));
     const version = (lens[COL_VERSION] as number) < 0 ? 0 : Number(decimalAt(row, starts[COL_VERSION] as number, lens[COL_VERSION] as number));
     w.leafRecord(seq, true);
-    w.packedEvent(eventId, version, row, starts[COL_LEAF] as number, Math.max(lens[COL_LEAF] as number, 0), row, starts, lens, COL_FIRST_FIELD);
+    w.packedEvent(eventId, version, row, starts, lens, COL_FIRST_FIELD, starts[COL_LEAF] as number, Math.max(lens[COL_LEAF] as number, 0));
+    return eventId;
   }
 }
