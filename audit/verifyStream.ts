@@ -350,7 +350,7 @@ export class StreamVerifier {
         ...(latest ? { latest: latest.emittedAt, latestTreeSize: latest.treeSize } : {}),
       },
       coverage: {
-        fingerprint: input.fingerprint?.value ? 'current fingerprint compared with the latest anchor' : `not run: ${input.fingerprint?.unavailable ?? 'unavailable'}`,
+        fingerprint: fingerprintCoverage(input.fingerprint, latest !== undefined),
         state: stateCoverage,
       },
       kinds: this.findings.kinds(),
@@ -361,6 +361,12 @@ export class StreamVerifier {
   }
 }
 
+
+/** What the report says of the fingerprint check: read and compared, read with no anchor to compare with, or not run. */
+function fingerprintCoverage(fp: FinishInput['fingerprint'], anchored: boolean): string {
+  if (!fp?.value) return `not run: ${fp?.unavailable ?? 'unavailable'}`;
+  return anchored ? 'current fingerprint compared with the latest anchor' : 'current fingerprint read; no anchor to compare it with';
+}
 
 /** Merges leaves (seq order) and checkpoints (size order) into the core, as the DB driver does. */
 export function feedSync(core: StreamVerifier, leaves: Iterable<{ seq: bigint; event: StoredEvent | null }>, cps: Iterable<StoredCheckpoint>): void {

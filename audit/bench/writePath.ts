@@ -9,8 +9,10 @@
 // --ceiling (a throwaway lab instance only: it drops safeguards as root, then restores
 // them) measures how far removing parts of the audited path would go, at the largest
 // client count: the procedure's tenant MAC and DEK joins, the audit_events BEFORE/AFTER
-// triggers (forced actor/time/leaf hash, the sealing queue), and both. None of these is
-// a safe design; they bound what any redesign of those parts could gain.
+// triggers (forced actor/time/leaf hash, the sealing queue), both, and the skeleton the
+// issue names and nothing more (a procedure of one INSERT with the principal check, a
+// trigger writing the event and queueing it). None of these is a safe design; they
+// bound what any redesign of those parts could gain.
 import { randomBytes, randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { connectionOptions } from '../../client/connection';
@@ -18,7 +20,9 @@ import { loadDeploymentOutputs } from '../../client/deploymentOutputs';
 import { encryptField } from '../../client/envelope';
 import { labContext } from '../../lab/lab';
 import { allRoutines } from '../../sql/api';
-import { auditTriggersSql } from '../../sql/schema';
+import { auditTriggersSql, INCARNATION_SQL, PENDING_TABLE, protectedTriggersSql } from '../../sql/schema';
+import { tableSpec } from '../../sql/tableSpecs';
+import { EVENT_FORMAT_VERSION } from '../format';
 import { labRootSql } from './labRootSql';
 
 interface Args { lab: string; seconds: number; clients: number[]; ceiling: boolean }
@@ -57,7 +61,7 @@ async function main(): Promise<void> {
   const run = async (mode: Mode, clients: number): Promise<number> => {
     const conns = await Promise.all(Array.from({ length: clients }, () => connect(mode === 'audited' ? 'app' : 'owner')));
     if (mode === 'audited') await Promise.all(conns.map((c) => c.query('CALL security_set_tenant(?)', [tenantId])));
-    // Pre-encrypt outside the timed window so both modes send identical work.
+    // Both modes encrypt each row's fields in the loop, as the SDK does, so they send identical bytes and the client works alike.
     let ops = 0;
     const deadline = Date.now() + args.seconds * 1000;
     await Promise.all(conns.map(async (c) => {
@@ -110,19 +114,47 @@ async function main(): Promise<void> {
 
 const CREATE_USER = 'app_create_user_encrypted';
 const EVENT_TRIGGERS = ['zt_audit_events_bi', 'zt_audit_events_ai'];
+const USERS_TRIGGER = 'zt_audit_users_ai';
 /** The create-user INSERT…SELECT with the tenant MAC check (zt_secrets, zt_boot) and the DEK join (key_vault). */
 const MAC_INSERT = / {2}INSERT INTO users \(tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id\)\n {4}SELECT tp\.tenant_id[\s\S]*?;\n(?= {2}IF ROW_COUNT\(\) = 0 THEN)/;
 const PRINCIPAL_ONLY_INSERT = `  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
     SELECT tp.tenant_id, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM tenant_principals tp
     WHERE tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
 `;
+/**
+ * The skeleton: create-user as one INSERT with the principal check only (no parameter
+ * validation, no context MAC, no DEK check, no transaction statements), and the users
+ * trigger writing the event's actor, time and incarnation itself and queueing it (no
+ * audit_events triggers, no leaf hash at insert). Unsafe: the floor of the issue's design.
+ */
+function skeletonSql(proc: string, usersTrigger: string): string[] {
+  const begin = proc.indexOf('\nBEGIN\n');
+  if (begin < 0) throw new Error('--ceiling: the create-user procedure no longer has the shape the skeleton edits');
+  const header = proc.slice(0, begin + 7);
+  const skeletonProc = `${header}  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
+    SELECT tp.tenant_id, UUID_TO_BIN(p_user_id), p_role, p_name_ct, p_email_ct, p_phone_ct, UUID_TO_BIN(p_dek_id) FROM tenant_principals tp
+    WHERE tp.tenant_id = SUBSTRING(UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii)), 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
+  IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_NO_TENANT: skeleton variant'; END IF;
+END`;
+  const columns = 'INSERT INTO audit_events (table_name, action, pk_image, tenant_id, before_image, after_image)';
+  const at = usersTrigger.indexOf('  INSERT INTO audit_events');
+  if (at < 0 || !usersTrigger.includes(columns) || !usersTrigger.endsWith(')')) throw new Error('--ceiling: the users trigger no longer has the shape the skeleton edits');
+  const insert = usersTrigger.slice(at)
+    .replace(columns, `${columns.slice(0, -1)}, format_version, actor, event_time, incarnation)`)
+    .replace(/\)$/, `, ${EVENT_FORMAT_VERSION}, USER(), NOW(6), ${INCARNATION_SQL})`);
+  const trigger = `${usersTrigger.slice(0, at)}BEGIN\n${insert};\n  INSERT INTO ${PENDING_TABLE} (event_id) VALUES (LAST_INSERT_ID());\nEND`;
+  return [`DROP PROCEDURE ${CREATE_USER};\nDROP TRIGGER ${USERS_TRIGGER};\n${delimited([skeletonProc, trigger])}`];
+}
+
 const delimited = (stmts: string[]): string => ['DELIMITER $$', ...stmts.map((x) => `${x}\n$$`), 'DELIMITER ;', ''].join('\n');
 
 /** The unsafe variants, each measured against plain at the largest client count; the provisioned objects restored after. */
 async function ceiling(args: Args, plain: (n: number) => Promise<number>, audited: (n: number) => Promise<number>): Promise<void> {
   const proc = allRoutines().find((r) => r.name === CREATE_USER)?.sql;
   const triggers = auditTriggersSql().filter((t) => EVENT_TRIGGERS.some((n) => t.includes(`TRIGGER ${n} `)));
-  if (!proc || !MAC_INSERT.test(proc) || triggers.length !== EVENT_TRIGGERS.length) throw new Error('--ceiling: the generated SQL no longer has the shape the variants edit');
+  const usersTrigger = protectedTriggersSql(tableSpec('users')).find((t) => t.includes(`TRIGGER ${USERS_TRIGGER} `));
+  if (!proc || !MAC_INSERT.test(proc) || triggers.length !== EVENT_TRIGGERS.length || !usersTrigger) throw new Error('--ceiling: the generated SQL no longer has the shape the variants edit');
   const n = Math.max(...args.clients);
   const root = await labRootSql(args.lab);
   const withoutMac = `DROP PROCEDURE ${CREATE_USER};\n${delimited([proc.replace(MAC_INSERT, PRINCIPAL_ONLY_INSERT)])}`;
@@ -131,9 +163,11 @@ async function ceiling(args: Args, plain: (n: number) => Promise<number>, audite
     ['no tenant MAC or DEK join', [withoutMac]],
     ['no audit_events BEFORE/AFTER triggers', [withoutEventTriggers]],
     ['both', [withoutMac, withoutEventTriggers]],
+    ['skeleton (both, no validation, event by users trigger)', [withoutEventTriggers, ...skeletonSql(proc, usersTrigger)]],
   ];
   const restore = async (): Promise<void> => {
-    await root.run(`DROP PROCEDURE IF EXISTS ${CREATE_USER};\n${EVENT_TRIGGERS.map((t) => `DROP TRIGGER IF EXISTS ${t};`).join('\n')}\n${delimited([proc, ...triggers])}`);
+    const drops = [...EVENT_TRIGGERS, USERS_TRIGGER].map((t) => `DROP TRIGGER IF EXISTS ${t};`).join('\n');
+    await root.run(`DROP PROCEDURE IF EXISTS ${CREATE_USER};\n${drops}\n${delimited([proc, ...triggers, usersTrigger])}`);
   };
   console.log(`ceiling at ${n} clients (unsafe variants; provisioned objects restored after each):`);
   try {
@@ -141,14 +175,14 @@ async function ceiling(args: Args, plain: (n: number) => Promise<number>, audite
       for (const x of sql) await root.run(x);
       const p = await plain(n);
       const a = await audited(n);
-      console.log(`  ${name.padEnd(40)} plain ${p.toFixed(0).padStart(6)} rows/s  audited ${a.toFixed(0).padStart(6)} calls/s  ratio ${(a / p).toFixed(2)}x`);
+      console.log(`  ${name.padEnd(56)} plain ${p.toFixed(0).padStart(6)} rows/s  audited ${a.toFixed(0).padStart(6)} calls/s  ratio ${(a / p).toFixed(2)}x`);
       await restore();
     }
   } finally {
     await restore();
     root.close();
   }
-  console.log(`  (lab ${args.lab} now holds the variants' events, written without the forced fields or the queue: \`ztmysql verify\` reports them, as it should; take the instance down)`);
+  console.log(`  (lab ${args.lab} now holds the variants' events, written without the leaf hash, the forced fields or the queue: \`ztmysql verify\` reports them, as it should; take the instance down)`);
 }
 
 main().catch((e) => {

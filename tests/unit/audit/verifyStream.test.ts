@@ -22,6 +22,8 @@ function run(n: number, opts: {
   /** Current rows as (table, digest); omitted: state not run. */
   state?: [string, Buffer][];
   nowMs?: number;
+  /** The current machinery fingerprint; omitted: the check is not run. */
+  fingerprint?: string;
 } = {}): VerifyStreamReport {
   const log = synthLog(n, 10);
   const anchors = opts.anchors ? opts.anchors(log) : [synthAnchor(log, 0, NOW - 60_000), synthAnchor(log, n, NOW - 1000)];
@@ -33,9 +35,14 @@ function run(n: number, opts: {
   feedSync(core, ls, cs);
   for (const u of opts.unsealed ?? []) core.unsealedEvent(u.event, u.queued);
   for (const [table, digest] of opts.state ?? []) core.stateRow(table, digest);
-  return core.finish({ maxUnsealedAgeS: 10, dbNow: opts.dbNow ?? dbTime(T0 + n * 10 + 1000), state: opts.state ? { complete: true } : undefined });
+  return core.finish({
+    maxUnsealedAgeS: 10, dbNow: opts.dbNow ?? dbTime(T0 + n * 10 + 1000), state: opts.state ? { complete: true } : undefined,
+    ...(opts.fingerprint ? { fingerprint: { value: opts.fingerprint } } : {}),
+  });
 }
 
+/** The fingerprint synthAnchor() records. */
+const FP = 'f'.repeat(64);
 const codes = (r: VerifyStreamReport): string[] => [...new Set(r.findings.map((f) => f.code))].sort();
 
 describe('proof ranges', () => {
@@ -164,6 +171,18 @@ describe('streaming verifier', () => {
     expect(codes(shrink)).toEqual(['ANCHOR_SHRANK']);
     const fork = run(30, { anchors: (log) => [synthAnchor(log, 30, NOW - 60_000), synthAnchor(log, 30, NOW - 1000, { root: Buffer.alloc(32, 1) })] });
     expect(fork.kinds).toEqual(expect.arrayContaining(['fork', 'rewrite']));
+  });
+
+  test('the fingerprint coverage line says whether an anchor was there to compare with', () => {
+    const anchored = run(30, { fingerprint: FP });
+    expect(anchored.findings).toEqual([]);
+    expect(anchored.coverage.fingerprint).toBe('current fingerprint compared with the latest anchor');
+    const drift = run(30, { fingerprint: 'e'.repeat(64) });
+    expect(codes(drift)).toEqual(['FINGERPRINT_DRIFT']);
+    const bare = run(30, { anchors: () => [], fingerprint: FP });
+    expect(bare.coverage.fingerprint).toBe('current fingerprint read; no anchor to compare it with');
+    expect(bare.kinds).toEqual(['anchor-stale']);
+    expect(run(30).coverage.fingerprint).toBe('not run: unavailable');
   });
 
   test('state reconciliation: the replayed state equals the actual one; an unaudited change is a state-mismatch', () => {
