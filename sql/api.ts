@@ -184,6 +184,9 @@ interface ProcOptions {
   dekParam?: string;
 }
 
+/** The bytes of the connection's stated context, @zt_ctx = HEX(tenant || mac); NULL when unset or not hex. */
+export const CTX_BYTES_SQL = 'UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii))';
+
 function procedure(o: ProcOptions): RoutineDef {
   const params = o.params.map((p) => `IN ${p.name} ${paramType(p)}`).join(', ');
   const decls = [
@@ -206,7 +209,7 @@ function procedure(o: ProcOptions): RoutineDef {
     ...handlers.map((h) => `  ${h};`),
     ...(o.tenant === true ? ctxTenantSql().map((l) => `  ${l}`) : []),
     ...validation.map((l) => `  ${l}`),
-    ...(o.tenant === 'dml' ? ['  SET v_ctx = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));'] : []),
+    ...(o.tenant === 'dml' ? [`  SET v_ctx = ${CTX_BYTES_SQL};`] : []),
     ...(o.tx ? ['  COMMIT;', '  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;', '  START TRANSACTION;'] : []),
     ...o.body.map((l) => `  ${l}`),
     ...(o.tx ? ['  COMMIT;'] : []),
@@ -245,7 +248,7 @@ function ctxMacSql(key: string, tenant: string, incarnation: string): string {
  */
 function ctxTenantSql(): string[] {
   return [
-    'SET v_ctx = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));',
+    `SET v_ctx = ${CTX_BYTES_SQL};`,
     `SET v_tenant = (SELECT tp.tenant_id ${ctxFromSql()});`,
     'IF v_tenant IS NULL THEN SET v_tenant = zt_require_tenant(); END IF;',
   ];
@@ -296,7 +299,7 @@ BEGIN
   DECLARE v_raw VARBINARY(64);
   DECLARE v_t BINARY(16);
   IF @zt_ctx IS NULL THEN RETURN NULL; END IF;
-  SET v_raw = UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii));
+  SET v_raw = ${CTX_BYTES_SQL};
   IF v_raw IS NULL OR LENGTH(v_raw) <> 48 THEN RETURN NULL; END IF;
   SET v_t = SUBSTRING(v_raw, 1, 16);
   IF SUBSTRING(v_raw, 17, 32) <> zt_ctx_mac(v_t) THEN RETURN NULL; END IF;

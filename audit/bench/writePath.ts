@@ -19,7 +19,7 @@ import { connectionOptions } from '../../client/connection';
 import { loadDeploymentOutputs } from '../../client/deploymentOutputs';
 import { encryptField } from '../../client/envelope';
 import { labContext } from '../../lab/lab';
-import { allRoutines } from '../../sql/api';
+import { allRoutines, CTX_BYTES_SQL } from '../../sql/api';
 import { auditTriggersSql, INCARNATION_SQL, PENDING_TABLE, protectedTriggersSql } from '../../sql/schema';
 import { tableSpec } from '../../sql/tableSpecs';
 import { EVENT_FORMAT_VERSION } from '../format';
@@ -117,9 +117,10 @@ const EVENT_TRIGGERS = ['zt_audit_events_bi', 'zt_audit_events_ai'];
 const USERS_TRIGGER = 'zt_audit_users_ai';
 /** The create-user INSERT…SELECT with the tenant MAC check (zt_secrets, zt_boot) and the DEK join (key_vault). */
 const MAC_INSERT = / {2}INSERT INTO users \(tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id\)\n {4}SELECT tp\.tenant_id[\s\S]*?;\n(?= {2}IF ROW_COUNT\(\) = 0 THEN)/;
-const PRINCIPAL_ONLY_INSERT = `  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
-    SELECT tp.tenant_id, v_user_id, p_role, p_name_ct, p_email_ct, p_phone_ct, v_dek_id FROM tenant_principals tp
-    WHERE tp.tenant_id = SUBSTRING(v_ctx, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
+/** The create-user INSERT with the principal check only, over the given SQL for the ids and the context bytes. */
+const principalOnlyInsert = (userId: string, dekId: string, ctx: string): string => `  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
+    SELECT tp.tenant_id, ${userId}, p_role, p_name_ct, p_email_ct, p_phone_ct, ${dekId} FROM tenant_principals tp
+    WHERE tp.tenant_id = SUBSTRING(${ctx}, 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
 `;
 /**
  * The skeleton: create-user as one INSERT with the principal check only (no parameter
@@ -127,15 +128,12 @@ const PRINCIPAL_ONLY_INSERT = `  INSERT INTO users (tenant_id, id, role, name_ct
  * trigger writing the event's actor, time and incarnation itself and queueing it (no
  * audit_events triggers, no leaf hash at insert). Unsafe: the floor of the issue's design.
  */
-function skeletonSql(proc: string, usersTrigger: string): string[] {
+function skeletonSql(proc: string, usersTrigger: string): string {
   const begin = proc.indexOf('\nBEGIN\n');
   if (begin < 0) throw new Error('--ceiling: the create-user procedure no longer has the shape the skeleton edits');
   const header = proc.slice(0, begin + 7);
   const skeletonProc = `${header}  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-  INSERT INTO users (tenant_id, id, role, name_ct, email_ct, phone_ct, dek_id)
-    SELECT tp.tenant_id, UUID_TO_BIN(p_user_id), p_role, p_name_ct, p_email_ct, p_phone_ct, UUID_TO_BIN(p_dek_id) FROM tenant_principals tp
-    WHERE tp.tenant_id = SUBSTRING(UNHEX(CAST(@zt_ctx AS CHAR CHARACTER SET ascii)), 1, 16) AND tp.principal = SUBSTRING_INDEX(USER(), '@', 1);
-  IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_NO_TENANT: skeleton variant'; END IF;
+${principalOnlyInsert('UUID_TO_BIN(p_user_id)', 'UUID_TO_BIN(p_dek_id)', CTX_BYTES_SQL)}  IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ZT_NO_TENANT: skeleton variant'; END IF;
 END`;
   const columns = 'INSERT INTO audit_events (table_name, action, pk_image, tenant_id, before_image, after_image)';
   const at = usersTrigger.indexOf('  INSERT INTO audit_events');
@@ -144,7 +142,7 @@ END`;
     .replace(columns, `${columns.slice(0, -1)}, format_version, actor, event_time, incarnation)`)
     .replace(/\)$/, `, ${EVENT_FORMAT_VERSION}, USER(), NOW(6), ${INCARNATION_SQL})`);
   const trigger = `${usersTrigger.slice(0, at)}BEGIN\n${insert};\n  INSERT INTO ${PENDING_TABLE} (event_id) VALUES (LAST_INSERT_ID());\nEND`;
-  return [`DROP PROCEDURE ${CREATE_USER};\nDROP TRIGGER ${USERS_TRIGGER};\n${delimited([skeletonProc, trigger])}`];
+  return `DROP PROCEDURE ${CREATE_USER};\nDROP TRIGGER ${USERS_TRIGGER};\n${delimited([skeletonProc, trigger])}`;
 }
 
 const delimited = (stmts: string[]): string => ['DELIMITER $$', ...stmts.map((x) => `${x}\n$$`), 'DELIMITER ;', ''].join('\n');
@@ -157,13 +155,13 @@ async function ceiling(args: Args, plain: (n: number) => Promise<number>, audite
   if (!proc || !MAC_INSERT.test(proc) || triggers.length !== EVENT_TRIGGERS.length || !usersTrigger) throw new Error('--ceiling: the generated SQL no longer has the shape the variants edit');
   const n = Math.max(...args.clients);
   const root = await labRootSql(args.lab);
-  const withoutMac = `DROP PROCEDURE ${CREATE_USER};\n${delimited([proc.replace(MAC_INSERT, PRINCIPAL_ONLY_INSERT)])}`;
+  const withoutMac = `DROP PROCEDURE ${CREATE_USER};\n${delimited([proc.replace(MAC_INSERT, principalOnlyInsert('v_user_id', 'v_dek_id', 'v_ctx'))])}`;
   const withoutEventTriggers = EVENT_TRIGGERS.map((t) => `DROP TRIGGER ${t};`).join('\n');
   const variants: [string, string[]][] = [
     ['no tenant MAC or DEK join', [withoutMac]],
     ['no audit_events BEFORE/AFTER triggers', [withoutEventTriggers]],
     ['both', [withoutMac, withoutEventTriggers]],
-    ['skeleton (both, no validation, event by users trigger)', [withoutEventTriggers, ...skeletonSql(proc, usersTrigger)]],
+    ['skeleton (both, no validation, event by users trigger)', [withoutEventTriggers, skeletonSql(proc, usersTrigger)]],
   ];
   const restore = async (): Promise<void> => {
     const drops = [...EVENT_TRIGGERS, USERS_TRIGGER].map((t) => `DROP TRIGGER IF EXISTS ${t};`).join('\n');
@@ -172,14 +170,16 @@ async function ceiling(args: Args, plain: (n: number) => Promise<number>, audite
   console.log(`ceiling at ${n} clients (unsafe variants; provisioned objects restored after each):`);
   try {
     for (const [name, sql] of variants) {
-      for (const x of sql) await root.run(x);
-      const p = await plain(n);
-      const a = await audited(n);
-      console.log(`  ${name.padEnd(56)} plain ${p.toFixed(0).padStart(6)} rows/s  audited ${a.toFixed(0).padStart(6)} calls/s  ratio ${(a / p).toFixed(2)}x`);
-      await restore();
+      try {
+        for (const x of sql) await root.run(x);
+        const p = await plain(n);
+        const a = await audited(n);
+        console.log(`  ${name.padEnd(56)} plain ${p.toFixed(0).padStart(6)} rows/s  audited ${a.toFixed(0).padStart(6)} calls/s  ratio ${(a / p).toFixed(2)}x`);
+      } finally {
+        await restore();
+      }
     }
   } finally {
-    await restore();
     root.close();
   }
   console.log(`  (lab ${args.lab} now holds the variants' events, written without the leaf hash, the forced fields or the queue: \`ztmysql verify\` reports them, as it should; take the instance down)`);
